@@ -1,0 +1,1 @@
+"""The engine: images, landmarks, crop, motion, animation, rendering, export. No Qt."""

@@ -1,0 +1,130 @@
+"""Animator: one portrait + one generator + motion settings -> frames.
+
+The same object serves the file render, the GUI preview and the webcam: it holds the
+per-stream state (driver reference frame, landmark smoothing) and turns one driver
+frame's landmarks into one full-resolution output frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from talkinghead_studio.config import MotionSettings
+from talkinghead_studio.core.crop import PasteBack
+from talkinghead_studio.core.motion import MotionRetargeter, landmark_smoother
+from talkinghead_studio.core.portrait import PreparedPortrait
+from talkinghead_studio.core import face_regions as fr
+from talkinghead_studio.inference.session import OnnxGenerator
+
+
+def to_tensor(image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 RGB -> 1x3xHxW float32 in [0,1]."""
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+
+
+def from_tensor(tensor: np.ndarray) -> np.ndarray:
+    """1x3xHxW float32 [0,1] -> HxWx3 uint8 RGB."""
+    return np.clip(tensor[0].transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class AnimatedFrame:
+    """frame: HxWx3 uint8 RGB at portrait size. crop: RxRx3 uint8. alpha: HxW uint8 or None.
+    landmarks: 478x3 float32 target landmarks in crop units."""
+
+    frame: np.ndarray
+    crop: np.ndarray
+    alpha: np.ndarray | None
+    landmarks: np.ndarray
+
+
+class Animator:
+    def __init__(self, portrait: PreparedPortrait, generator: OnnxGenerator,
+                 motion: MotionSettings = MotionSettings(), fps: float = 25.0) -> None:
+        if not generator.info.supports(portrait.size):
+            raise ValueError(
+                f"generator supports {generator.info.resolutions}, portrait prepared at "
+                f"{portrait.size}")
+        self.portrait = portrait
+        self.generator = generator
+        self.motion = motion
+        self.fps = fps
+        self.retargeter = MotionRetargeter(portrait.crop_points, motion)
+        self.paste = PasteBack(portrait.image.rgb, portrait.box, portrait.size)
+        self._static_feeds = self._make_static_feeds()
+        self._smoother = None
+        self._smoother_face_size = None
+
+    def _make_static_feeds(self) -> dict[str, np.ndarray]:
+        feeds = {"source_image": to_tensor(self.portrait.crop),
+                 "source_landmarks": self.portrait.crop_points[None].astype(np.float32)}
+        wanted = self.generator.optional_inputs
+        if "source_matte" in wanted:
+            matte = self.portrait.matte
+            if matte is None:
+                matte = np.ones(self.portrait.crop.shape[:2], np.float32)
+            feeds["source_matte"] = matte[None, None].astype(np.float32)
+        if "background_image" in wanted:
+            plate = self.portrait.background
+            feeds["background_image"] = to_tensor(plate if plate is not None
+                                                  else self.portrait.crop)
+        return feeds
+
+    # -------------------------------------------------------------------- settings
+    def set_driver_reference(self, driver_points: np.ndarray) -> None:
+        """Use these driver landmarks (478x3, driver pixels) as the neutral pose."""
+        self.retargeter.set_reference(driver_points)
+        self._smoother = None   # restart smoothing from the new reference
+
+    @property
+    def has_reference(self) -> bool:
+        return self.retargeter.reference is not None
+
+    def update_motion(self, motion: MotionSettings) -> None:
+        if motion.smoothing != self.motion.smoothing:
+            self._smoother = None
+        self.motion = motion
+        self.retargeter.update_settings(motion)
+
+    def reset_stream(self) -> None:
+        """Forget temporal state (call when seeking or switching drivers)."""
+        self._smoother = None
+
+    # ---------------------------------------------------------------------- frames
+    def smooth(self, driver_points: np.ndarray) -> np.ndarray:
+        if self.motion.smoothing <= 0:
+            return driver_points
+        if self._smoother is None:
+            face_size = fr.interocular(driver_points) * 2.5
+            self._smoother = landmark_smoother(self.motion.smoothing, self.fps, face_size)
+        return self._smoother(driver_points)
+
+    def target_landmarks(self, driver_points: np.ndarray) -> np.ndarray:
+        """Driver landmarks (478x3 px) -> portrait target landmarks (478x3 crop units)."""
+        return self.retargeter.retarget(self.smooth(driver_points))
+
+    def generate(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run the generator: (RxRx3 uint8 crop, RxR float32 mask or None)."""
+        feeds = dict(self._static_feeds)
+        feeds["driving_landmarks"] = target[None].astype(np.float32)
+        outputs = self.generator.animate(feeds)
+        mask = outputs.get("mask")
+        return from_tensor(outputs["image"]), (None if mask is None else mask[0, 0])
+
+    def compose(self, crop: np.ndarray, mask: np.ndarray | None,
+                want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        frame = self.paste.paste(crop)
+        alpha = self.paste.paste_alpha(mask) if (want_alpha and mask is not None) else None
+        return frame, alpha
+
+    def animate(self, driver_points: np.ndarray, want_alpha: bool = False) -> AnimatedFrame:
+        """One driver frame's landmarks -> one full-resolution output frame."""
+        target = self.target_landmarks(driver_points)
+        crop, mask = self.generate(target)
+        frame, alpha = self.compose(crop, mask, want_alpha)
+        return AnimatedFrame(frame, crop, alpha, target)
+
+    def with_motion(self, **changes) -> MotionSettings:
+        """Convenience: a copy of the current motion settings with fields changed."""
+        return replace(self.motion, **changes)

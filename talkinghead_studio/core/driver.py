@@ -1,0 +1,121 @@
+"""Driver sources: a video file or a saved motion track, as a stream of landmarks.
+
+Both give the same thing to the render pipeline: frame count, fps, an optional audio
+source, and an iterator of (index, landmarks 478x3 float32 driver pixels, detected).
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from talkinghead_studio.core.track import GapFiller, MotionTrack, detect_stream
+from talkinghead_studio.core.video import VideoInfo, is_video_path, iter_frames, probe_video
+from talkinghead_studio.errors import InputFileError, NoFaceFound
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    path: Path
+    fps: float
+    frame_count: int          # estimate for videos
+    frame_size: tuple[int, int]
+    has_audio: bool
+    is_track: bool
+
+
+def open_driver_info(path: str | os.PathLike) -> DriverInfo:
+    """Identify a driver file. Raises InputFileError / UnreadableVideo with advice."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"Driver not found: {path}. Check the path and try again.")
+    if path.suffix.lower() == ".npz":
+        track = MotionTrack.load(path)
+        return DriverInfo(path, track.fps, len(track), track.frame_size, False, True)
+    if not is_video_path(path):
+        # Unknown extension: let ffmpeg decide, it reads many containers.
+        pass
+    info: VideoInfo = probe_video(path)
+    return DriverInfo(path, info.fps, info.frame_count, info.size, info.has_audio, False)
+
+
+def _prefetch(iterator, depth: int, stop: threading.Event) -> Iterator:
+    """Run ``iterator`` in a background thread, ``depth`` items ahead (bounded queue).
+
+    This is what lets decoding + landmark detection run on one core while generation
+    runs on the other.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def worker():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            items.put(exc)
+
+    thread = threading.Thread(target=worker, name="driver-landmarks", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None,
+                          start_frame: int = 0, stop: threading.Event | None = None,
+                          ) -> Iterator[tuple[int, np.ndarray, bool]]:
+    """(frame index, 478x3 float32 driver pixels, detected) for each driver frame.
+
+    Undetected frames are filled (see core/track.py). Videos are decoded and tracked in
+    a background thread, a few frames ahead.
+    """
+    path = Path(path)
+    stop = stop or threading.Event()
+    if path.suffix.lower() == ".npz":
+        track = MotionTrack.load(path)
+        end = len(track) if max_frames is None else min(len(track), start_frame + max_frames)
+        for index in range(start_frame, end):
+            yield index, track.points[index], bool(track.detected[index])
+        return
+
+    def detections():
+        frames = iter_frames(path)
+        filler = GapFiller()
+        produced = 0
+        for index, points in enumerate(detect_stream(frames)):
+            if index < start_frame:
+                continue
+            yield from filler.push(index, points)
+            produced += 1
+            if max_frames is not None and produced >= max_frames:
+                break
+        try:
+            yield from filler.finish()
+        except NoFaceFound:
+            raise NoFaceFound(
+                f"No face was found in any frame of {path.name}. Use a driver video where "
+                f"a face is clearly visible and facing the camera.") from None
+
+    yield from _prefetch(detections(), depth=8, stop=stop)

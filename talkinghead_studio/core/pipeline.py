@@ -1,0 +1,249 @@
+"""The streaming render: driver -> landmarks -> motion -> generate -> paste -> encode.
+
+Three threads overlap so that both cores work: one decodes the driver and finds its
+landmarks (core/driver.py), one retargets and runs the generator, one pastes the
+result back, watermarks it and feeds the encoder (ffmpeg runs as its own process).
+Queues between them are short, so memory stays flat however long the video is.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from talkinghead_studio.config import ExportSettings, MotionSettings, RenderSettings
+from talkinghead_studio.core import provenance
+from talkinghead_studio.core.animator import Animator
+from talkinghead_studio.core.driver import DriverInfo, iter_driver_landmarks, open_driver_info
+from talkinghead_studio.core.export import GifSink, Mp4Sink, PngSequenceSink
+from talkinghead_studio.core.images import load_portrait
+from talkinghead_studio.core.motion import pick_neutral_frame
+from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
+from talkinghead_studio.core.video import check_output_path
+from talkinghead_studio.errors import RenderCancelled
+from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
+from talkinghead_studio.paths import model_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "mesh_warp.onnx"
+NEUTRAL_WINDOW_SECONDS = 3.0   # auto neutral frame is chosen within the first seconds
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    portrait: Path
+    driver: Path
+    output: Path
+    motion: MotionSettings = field(default_factory=MotionSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
+
+
+@dataclass(frozen=True)
+class RenderProgress:
+    done: int
+    total: int
+    fps: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output: Path
+    frames: int
+    fps: float
+    seconds: float
+    missing_driver_faces: int
+    provider: str
+    notes: tuple[str, ...]
+
+
+def load_generator(render: RenderSettings) -> OnnxGenerator:
+    path = render.model_path or model_path(DEFAULT_MODEL)
+    return OnnxGenerator(path, SessionOptions(provider=render.provider))
+
+
+def prepare(job_portrait: Path, render: RenderSettings, generator: OnnxGenerator
+            ) -> PreparedPortrait:
+    loaded = load_portrait(job_portrait, max_side=render.max_side)
+    wants_matte = bool(generator.optional_inputs)
+    return prepare_portrait(loaded, render.size, with_matte=wants_matte)
+
+
+def _with_neutral_reference(animator: Animator, stream: Iterator, motion: MotionSettings,
+                            fps: float) -> Iterator[tuple[int, np.ndarray, bool]]:
+    """Buffer the first seconds of landmarks, set the driver reference, then replay."""
+    if motion.neutral == "first" and motion.neutral_frame is None:
+        head = []
+    else:
+        window = max(1, int(NEUTRAL_WINDOW_SECONDS * fps))
+        if motion.neutral_frame is not None:
+            window = max(window, motion.neutral_frame + 1)
+        head = []
+        for item in stream:
+            head.append(item)
+            if len(head) >= window:
+                break
+    if head:
+        if motion.neutral_frame is not None and motion.neutral_frame < len(head):
+            choice = motion.neutral_frame
+        else:
+            points = np.stack([p for _, p, _ in head])
+            detected = np.array([d for _, _, d in head])
+            choice = pick_neutral_frame(points, detected if detected.any() else None)
+        animator.set_driver_reference(head[choice][1])
+        log.info("driver neutral frame: %d", head[choice][0])
+    yield from head
+    yield from stream
+
+
+def _make_sink(job: RenderJob, size: tuple[int, int], fps: float, driver: DriverInfo,
+               record):
+    fmt = job.export.format
+    if fmt == "png":
+        return PngSequenceSink(job.output, record)
+    if fmt == "gif":
+        return GifSink(job.output, size, job.export.gif_fps or fps, record)
+    audio = driver.path if (job.export.keep_audio and driver.has_audio) else None
+    return Mp4Sink(job.output, size, fps, record, crf=job.export.crf, audio_from=audio)
+
+
+class _Stage(threading.Thread):
+    """A pipeline thread: pulls from ``inbox``, pushes to ``outbox``, reports errors."""
+
+    _END = object()
+
+    def __init__(self, name, work, inbox: queue.Queue, outbox: queue.Queue | None,
+                 stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self.work, self.inbox, self.outbox, self.stop_event = work, inbox, outbox, stop
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    item = self.inbox.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is self._END:
+                    break
+                result = self.work(item)
+                if self.outbox is not None:
+                    _put(self.outbox, result, self.stop_event)
+        except BaseException as exc:
+            self.error = exc
+            self.stop_event.set()
+        finally:
+            if self.outbox is not None:
+                _put(self.outbox, self._END, self.stop_event, force=True)
+
+
+def _put(box: queue.Queue, item, stop: threading.Event, force: bool = False) -> None:
+    while True:
+        try:
+            box.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set() and not force:
+                return
+            if stop.is_set():
+                try:
+                    box.get_nowait()   # make room for the end marker
+                except queue.Empty:
+                    pass
+
+
+def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = None,
+           cancel: threading.Event | None = None, generator: OnnxGenerator | None = None,
+           portrait: PreparedPortrait | None = None) -> RenderResult:
+    """Render a job to its output file. Raises StudioError subclasses on bad input and
+    RenderCancelled when ``cancel`` is set; in both cases no output file appears."""
+    cancel = cancel or threading.Event()
+    started = time.perf_counter()
+    check_output_path(job.output, [job.portrait, job.driver])
+    driver = open_driver_info(job.driver)
+    generator = generator or load_generator(job.render)
+    portrait = portrait or prepare(job.portrait, job.render, generator)
+    fps = driver.fps
+    animator = Animator(portrait, generator, job.motion, fps=fps)
+    total = driver.frame_count - job.render.start_frame
+    if job.render.max_frames:
+        total = min(total, job.render.max_frames)
+    record = provenance.ProvenanceRecord.for_export(
+        generator_name=generator.info.name, watermark=job.export.watermark,
+        portrait_name=job.portrait.name, driver_name=job.driver.name)
+    watermarker = provenance.Watermarker() if job.export.watermark else None
+    want_alpha = job.export.format == "png" and generator.info.has_mask
+    height, width = portrait.image.rgb.shape[:2]
+    sink = _make_sink(job, (width, height), fps, driver, record)
+
+    stop = threading.Event()          # stops the pipeline stages (error or cancel)
+    driver_stop = threading.Event()   # stops the driver's decoding thread
+    landmarks = iter_driver_landmarks(job.driver, job.render.max_frames,
+                                      job.render.start_frame, stop=driver_stop)
+    stream = _with_neutral_reference(animator, landmarks, job.motion, fps)
+    generated: queue.Queue = queue.Queue(maxsize=4)
+    state = {"done": 0, "missing": 0}
+
+    def generate_one(item):
+        _, points, detected = item
+        state["missing"] += 0 if detected else 1
+        target = animator.target_landmarks(points)
+        return animator.generate(target)
+
+    def finish_one(item):
+        crop, mask = item
+        frame, alpha = animator.compose(crop, mask, want_alpha)
+        if watermarker is not None:
+            frame = watermarker.embed(frame)
+        sink.write(frame, alpha)
+        state["done"] += 1
+        if progress is not None:
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            rate = state["done"] / elapsed
+            remaining = max(total - state["done"], 0)
+            progress(RenderProgress(state["done"], max(total, state["done"]), rate,
+                                    remaining / max(rate, 1e-6)))
+
+    inbox: queue.Queue = queue.Queue(maxsize=4)
+    finisher = _Stage("render-finish", finish_one, generated, None, stop)
+    generator_stage = _Stage("render-generate", generate_one, inbox, generated, stop)
+    sink.open()
+    try:
+        finisher.start()
+        generator_stage.start()
+        for item in stream:
+            if cancel.is_set() or stop.is_set():
+                break
+            _put(inbox, item, stop)
+        _put(inbox, _Stage._END, stop, force=True)
+        generator_stage.join()
+        finisher.join()
+        for stage in (generator_stage, finisher):
+            if stage.error is not None:
+                raise stage.error
+        if cancel.is_set():
+            raise RenderCancelled("Render cancelled; no file was written.")
+        output = sink.commit()
+    except BaseException:
+        stop.set()
+        generator_stage.join(timeout=5)
+        finisher.join(timeout=5)
+        sink.abort()
+        raise
+    finally:
+        stop.set()
+        driver_stop.set()
+        if hasattr(stream, "close"):
+            stream.close()
+    seconds = time.perf_counter() - started
+    return RenderResult(output, state["done"], fps, seconds, state["missing"],
+                        generator.active_provider, portrait.notes)

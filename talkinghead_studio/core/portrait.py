@@ -1,0 +1,145 @@
+"""Portrait preparation, done once per portrait: find the face, crop, matte, plate.
+
+Everything per-frame work needs about the portrait is computed here so that the frame
+loop only retargets landmarks, runs the generator and pastes the result back.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from talkinghead_studio.core.crop import CropBox, crop_image, face_crop_box, to_crop_units
+from talkinghead_studio.core.images import LoadedImage
+from talkinghead_studio.core.landmarks import FaceDetection, FaceMeshDetector
+from talkinghead_studio.errors import NoFaceFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedPortrait:
+    """A portrait ready to animate at one working size.
+
+    image: the loaded portrait (HxWx3 uint8 RGB). points: 478x3 float32, portrait pixels.
+    crop: RxRx3 uint8 RGB. crop_points: 478x3 float32, crop units.
+    matte: RxR float32 [0,1] person matte of the crop, or None.
+    background: RxRx3 uint8 RGB crop with the person inpainted away, or None.
+    notes: remarks for the user (several faces, downscaled, ...).
+    """
+
+    image: LoadedImage
+    points: np.ndarray
+    faces_found: int
+    box: CropBox
+    size: int
+    crop: np.ndarray
+    crop_points: np.ndarray
+    matte: np.ndarray | None
+    background: np.ndarray | None
+    notes: tuple[str, ...]
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
+    """Overlapping square windows (x, y, side) for finding small faces in big images."""
+    windows = []
+    for divisions in (2, 3):
+        side = min(int(max(width, height) / divisions * 1.5), width, height)
+        xs = np.linspace(0, max(0, width - side), divisions + 1).astype(int)
+        ys = np.linspace(0, max(0, height - side), divisions + 1).astype(int)
+        windows += [(int(x), int(y), side) for y in ys for x in xs]
+    return windows
+
+
+def find_portrait_face(rgb: np.ndarray, detector: FaceMeshDetector) -> FaceDetection | None:
+    """Largest face in a still image. Tries the whole image, then overlapping windows,
+    because MediaPipe's short-range detector misses faces that fill little of a frame."""
+    found = detector.detect(rgb)
+    if found is not None:
+        return found
+    height, width = rgb.shape[:2]
+    best: FaceDetection | None = None
+    for x, y, side in _tiles(width, height):
+        window = np.ascontiguousarray(rgb[y:y + side, x:x + side])
+        hit = detector.detect(window)
+        if hit is None:
+            continue
+        points = hit.points + np.array([x, y, 0], np.float32)
+        candidate = FaceDetection(points=points, faces_in_frame=hit.faces_in_frame)
+        if best is None or np.ptp(points[:, 0]) > np.ptp(best.points[:, 0]):
+            best = candidate
+    return best
+
+
+def person_matte(crop: np.ndarray) -> np.ndarray:
+    """RxR float32 [0,1] matte of the person in an RxRx3 uint8 RGB crop.
+
+    MediaPipe's selfie-segmentation model ships inside the mediapipe 0.10.21 wheel.
+    """
+    import mediapipe as mp
+
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as segmenter:
+        result = segmenter.process(np.ascontiguousarray(crop))
+    matte = result.segmentation_mask
+    if matte is None:
+        return np.zeros(crop.shape[:2], np.float32)
+    matte = cv2.GaussianBlur(matte.astype(np.float32), (0, 0), crop.shape[0] / 256)
+    return np.clip(matte, 0, 1)
+
+
+def background_plate(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """The crop with the person removed and the hole filled (RxRx3 uint8 RGB).
+
+    Inpainting at 1/4 resolution then upsampling gives a soft, plausible fill in tens
+    of milliseconds; only pixels the head may uncover need to look right, and those are
+    close to the real background.
+    """
+    size = crop.shape[0]
+    hole = (matte > 0.3).astype(np.uint8)
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(2, size // 64))
+    small = max(64, size // 4)
+    crop_small = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA)
+    hole_small = cv2.resize(hole, (small, small), interpolation=cv2.INTER_NEAREST)
+    filled_small = cv2.inpaint(cv2.cvtColor(crop_small, cv2.COLOR_RGB2BGR), hole_small,
+                               5, cv2.INPAINT_TELEA)
+    filled_small = cv2.cvtColor(filled_small, cv2.COLOR_BGR2RGB)
+    filled = cv2.resize(filled_small, (size, size), interpolation=cv2.INTER_CUBIC)
+    filled = cv2.GaussianBlur(filled, (0, 0), size / 128)
+    keep = (1 - hole)[..., None].astype(np.float32)
+    return np.clip(crop * keep + filled * (1 - keep), 0, 255).astype(np.uint8)
+
+
+def prepare_portrait(loaded: LoadedImage, size: int, with_matte: bool = True,
+                     detector: FaceMeshDetector | None = None) -> PreparedPortrait:
+    """Find the face, crop it at ``size`` and compute matte and background plate.
+
+    Raises NoFaceFound with advice when no face can be found.
+    """
+    own_detector = detector is None
+    detector = detector or FaceMeshDetector(mode="image")
+    try:
+        found = find_portrait_face(loaded.rgb, detector)
+    finally:
+        if own_detector:
+            detector.close()
+    if found is None:
+        raise NoFaceFound(
+            "No face was found in the portrait. Use an image where one face is clearly "
+            "visible, roughly frontal and not too small (at least ~100 px across); "
+            "heavily stylised faces may not be recognised."
+        )
+    notes = list(loaded.notes)
+    if found.faces_in_frame > 1:
+        notes.append(f"{found.faces_in_frame} faces found in the portrait; animating the "
+                     f"largest one.")
+    box = face_crop_box(found.points)
+    crop = crop_image(loaded.rgb, box, size)
+    crop_points = to_crop_units(found.points, box)
+    matte = background = None
+    if with_matte:
+        matte = person_matte(crop)
+        background = background_plate(crop, matte)
+    return PreparedPortrait(loaded, found.points, found.faces_in_frame, box, size, crop,
+                            crop_points, matte, background, tuple(notes))

@@ -1,0 +1,1 @@
+"""ONNX sessions, providers and the generator contract. No Qt, no torch."""

@@ -1,0 +1,179 @@
+"""The one place that opens ONNX sessions, picks providers and checks the contract.
+
+Providers: the user's request, filtered by what this onnxruntime build offers, CPU last.
+After the session opens we read back ``session.get_providers()`` and report what is
+*really* active: onnxruntime silently drops CUDA when its libraries fail to load, and
+the user must see that rather than believe they run on the GPU.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from talkinghead_studio.errors import GeneratorContractError, ProviderError
+from talkinghead_studio.inference.contract import (
+    OPTIONAL_INPUTS,
+    GeneratorInfo,
+    TensorSpec,
+    check_generator,
+)
+
+log = logging.getLogger(__name__)
+
+ProviderChoice = Literal["auto", "cpu", "cuda"]
+
+_PROVIDER_NAMES = {
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_SHORT_NAMES = {v: k.upper() for k, v in _PROVIDER_NAMES.items()}
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def _nvidia_driver_present() -> bool:
+    """True when the NVIDIA driver library loads. onnxruntime-gpu lists its CUDA provider
+    even on machines without a GPU, then fails noisily when a session asks for it."""
+    import ctypes
+
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def cuda_available() -> bool:
+    """CUDA provider offered by onnxruntime *and* an NVIDIA driver present."""
+    return _PROVIDER_NAMES["cuda"] in available_providers() and _nvidia_driver_present()
+
+
+def resolve_providers(choice: ProviderChoice) -> list[str]:
+    """Ordered provider list for a user choice; CPU always last.
+
+    "auto" uses CUDA when onnxruntime offers it; "cuda" insists and raises
+    ProviderError when it is not offered, rather than quietly running on the CPU.
+    """
+    if choice == "cpu":
+        return ["CPUExecutionProvider"]
+    cuda = cuda_available()
+    if choice == "cuda":
+        if not cuda:
+            raise ProviderError(
+                "CUDA was requested but this onnxruntime has no CUDA provider (no NVIDIA "
+                "GPU or CUDA libraries found). Choose the CPU provider, or install "
+                "onnxruntime-gpu with a matching CUDA runtime."
+            )
+        return [_PROVIDER_NAMES["cuda"], "CPUExecutionProvider"]
+    if choice == "auto":
+        if cuda:
+            return [_PROVIDER_NAMES["cuda"], "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
+    raise ProviderError(f"Unknown provider '{choice}'; use auto, cpu or cuda.")
+
+
+def short_provider_name(provider: str) -> str:
+    """'CUDAExecutionProvider' -> 'CUDA', for status bars and logs."""
+    return _SHORT_NAMES.get(provider, provider.replace("ExecutionProvider", ""))
+
+
+def tensor_specs(nodes) -> list[TensorSpec]:
+    """onnxruntime NodeArg list -> TensorSpec list (shape dims: int or symbolic str)."""
+    return [TensorSpec(n.name, n.type, tuple(n.shape)) for n in nodes]
+
+
+def default_thread_count() -> int:
+    # Render stages run in parallel threads, so the generator should not claim every
+    # core for itself; two threads is the measured sweet spot on small machines.
+    return max(1, min(4, (os.cpu_count() or 2)))
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How to open a generator session."""
+
+    provider: ProviderChoice = "auto"
+    intra_op_threads: int = 0  # 0 = default_thread_count()
+
+
+class OnnxGenerator:
+    """A checked generator model with one verb: :meth:`animate`.
+
+    Inputs are fed and outputs read by name (see inference/contract.py).
+    """
+
+    def __init__(self, path: str | os.PathLike, options: SessionOptions = SessionOptions()):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise GeneratorContractError(
+                f"Generator model not found: {self.path}. Check the path, or reinstall to "
+                f"restore the shipped models/ folder."
+            )
+        requested = resolve_providers(options.provider)
+        # onnxruntime's own logger prints CUDA load failures as raw errors on stderr;
+        # we check and report the active provider ourselves instead.
+        ort.set_default_logger_severity(4)
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.intra_op_threads or default_thread_count()
+        session_options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=session_options, providers=requested
+            )
+        except Exception as exc:  # onnxruntime raises several unrelated types here
+            raise GeneratorContractError(
+                f"Could not load generator {self.path.name}: it is not a valid ONNX model "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Re-export it or "
+                f"pick another model."
+            ) from exc
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.info: GeneratorInfo = check_generator(
+            tensor_specs(self._session.get_inputs()),
+            tensor_specs(self._session.get_outputs()),
+            dict(meta),
+            model_label=self.path.name,
+        )
+        self.active_providers = list(self._session.get_providers())
+        if options.provider == "cuda" and self.active_providers[0] != _PROVIDER_NAMES["cuda"]:
+            raise ProviderError(
+                "CUDA was requested and offered, but onnxruntime could not start it "
+                "(CUDA/cuDNN libraries missing or mismatched). Use the CPU provider."
+            )
+        if self.active_providers != requested:
+            log.warning("requested providers %s, active %s", requested, self.active_providers)
+
+    @property
+    def active_provider(self) -> str:
+        """Short name of the provider that really runs the model: 'CPU' or 'CUDA'."""
+        return short_provider_name(self.active_providers[0])
+
+    @property
+    def optional_inputs(self) -> tuple[str, ...]:
+        return tuple(n for n in self.info.inputs if n in OPTIONAL_INPUTS)
+
+    def animate(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run once. ``feeds`` maps contract input names to arrays (extra names ignored).
+
+        Returns {'image': 1x3xRxR float32, 'mask': 1x1xRxR float32 (if the model has it)}.
+        """
+        missing = [n for n in self.info.inputs if n not in feeds]
+        if missing:
+            raise GeneratorContractError(
+                f"{self.path.name} needs inputs {missing} that were not provided."
+            )
+        model_feeds = {n: feeds[n] for n in self.info.inputs}
+        values = self._session.run(list(self.info.outputs), model_feeds)
+        return dict(zip(self.info.outputs, values))
