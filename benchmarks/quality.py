@@ -47,7 +47,11 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_DATA = SHARED_DIR / "data"
 DEFAULT_THMETRICS = SHARED_DIR / "tools" / "thmetrics.py"
 DEFAULT_PYTHON = Path("/work/thm_venv/bin/python")
-DEFAULT_RENDER_CMD = f"{REPO_ROOT / '.venv' / 'bin' / 'talkinghead-studio'} render"
+DEFAULT_RENDER_CMD = f"{REPO_ROOT / '.venv' / 'bin' / 'talkinghead-studio'} render --quiet"
+# Self-reenactment animates frame 0 of the clip, so the driver's reference frame must be
+# frame 0 too; the CLI's default ("auto": the most neutral early frame) would add the
+# offset between frame 0 and that frame to every output frame.
+DEFAULT_SELF_ARGS = "--neutral first"
 DEFAULT_OUT = REPO_ROOT / "bench_out" / "quality"
 
 VIDEO_EXT = {".mp4", ".mov", ".mkv", ".avi", ".webm"}
@@ -204,6 +208,7 @@ class Settings:
     data: Path
     run_dir: Path
     render_cmd: tuple[str, ...]
+    self_args: tuple[str, ...]   # appended to the render command for self-reenactment only
     python: Path
     thmetrics: Path
     size: int
@@ -308,6 +313,8 @@ def render_pair(settings: Settings, job: Job, result: PairResult) -> Path | None
     cmd = [*settings.render_cmd, job.portrait, job.clip, "-o", out, "--size", settings.size]
     if settings.max_frames:
         cmd += ["--max-frames", settings.max_frames]
+    if job.experiment == "self":
+        cmd += settings.self_args
     log = settings.run_dir / "logs" / job.experiment / f"{pair_stem(job)}.render.log"
     start = time.perf_counter()
     code, tail = run_logged(cmd, log, settings.timeout_s)
@@ -584,7 +591,8 @@ def report_markdown(settings: Settings, results: Sequence[PairResult],
     head = [f"# Quality benchmark ({settings.size}px, max frames {frames}, "
             f"CSIM every {settings.csim_stride} frame(s))",
             f"Metrics: {settings.thmetrics} (venv {settings.python}). "
-            f"Render: `{shlex.join(settings.render_cmd)}`. Wall time {wall_s / 60:.1f} min.",
+            f"Render: `{shlex.join(settings.render_cmd)}` (self-reenactment adds "
+            f"`{shlex.join(settings.self_args)}`). Wall time {wall_s / 60:.1f} min.",
             "Means are over pairs that have a value; mar_corr/ear_corr count as 0 where "
             "thmetrics reports none because the generated mouth/eyes barely move "
             "(gain < 0.05). 'padded' = render padded to the driver's aspect before scoring."]
@@ -610,6 +618,7 @@ def results_json(settings: Settings, results: Sequence[PairResult],
 
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
     config["render_cmd"] = list(settings.render_cmd)
+    config["self_args"] = list(settings.self_args)
     return {
         "settings": config,
         "wall_s": wall_s,
@@ -654,6 +663,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--render-cmd", default=DEFAULT_RENDER_CMD,
                     help="render command prefix; PORTRAIT DRIVER -o OUT --size N "
                          "[--max-frames N] are appended (default: %(default)s)")
+    ap.add_argument("--self-args", default=DEFAULT_SELF_ARGS,
+                    help="extra render arguments for self-reenactment (default: %(default)s)")
     ap.add_argument("--python", type=Path, default=DEFAULT_PYTHON,
                     help="python of the thmetrics venv (default %(default)s)")
     ap.add_argument("--thmetrics", type=Path, default=DEFAULT_THMETRICS)
@@ -672,7 +683,8 @@ def make_settings(args: argparse.Namespace) -> Settings:
     frames = "all" if args.max_frames <= 0 else str(args.max_frames)
     return Settings(
         data=args.data, run_dir=args.out / f"size{args.size}_frames{frames}",
-        render_cmd=tuple(shlex.split(args.render_cmd)), python=args.python,
+        render_cmd=tuple(shlex.split(args.render_cmd)),
+        self_args=tuple(shlex.split(args.self_args)), python=args.python,
         thmetrics=args.thmetrics, size=args.size, max_frames=max(0, args.max_frames),
         csim_stride=max(1, args.csim_stride), skip_render=args.skip_render,
         reuse_eval=args.reuse_eval, timeout_s=args.timeout, aspect_fix=not args.no_aspect_fix)

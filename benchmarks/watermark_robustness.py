@@ -56,7 +56,7 @@ TRANSFORMS = {
         "crop=trunc(iw*0.9/2)*2:trunc(ih*0.9/2)*2:trunc(iw*0.07):trunc(ih*0.03)", 23),
     "crop 10% + resize back (CRF 23)": (
         "crop=trunc(iw*0.9/2)*2:trunc(ih*0.9/2)*2:trunc(iw*0.03):trunc(ih*0.07),"
-        "scale=512:512", 23),
+        "scale=trunc(iw/0.9/2)*2:trunc(ih/0.9/2)*2", 23),
     "gamma 1.5 + colour (CRF 23)": (
         "eq=gamma=1.5:contrast=1.1:brightness=0.04:saturation=1.3", 23),
     "screen capture: 75% + gamma 0.7 + TV range (CRF 28)": (
@@ -124,6 +124,33 @@ def real_clips(per_clip: int, seconds: float) -> list[Clip]:
             frames, fps = read_clip(path, k * (seconds + 0.5), seconds)
             if len(frames) >= max(2, int(0.9 * seconds * fps)):
                 clips.append(Clip(f"{path.stem}@{k * (seconds + 0.5):.1f}s", frames, fps))
+    return clips
+
+
+def portrait_clips(seconds: float, max_side: int = 1024) -> list[Clip]:
+    """Each portrait in ../shared/data/portraits, at its own size (capped, even), gently
+    rotated and zoomed over time: a stand-in for an animated export of that portrait, with
+    its real backgrounds (white, black, flat grey) and sizes."""
+    from PIL import Image
+
+    clips = []
+    folder = DATA.parent / "portraits"
+    if not folder.is_dir():
+        return clips
+    fps = 25.0
+    for path in sorted(folder.iterdir()):
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        factor = min(1.0, max_side / max(rgb.shape[:2]))
+        w = int(rgb.shape[1] * factor) // 2 * 2
+        h = int(rgb.shape[0] * factor) // 2 * 2
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        frames = []
+        for t in range(int(seconds * fps)):
+            phase = 2 * np.pi * t / fps
+            m = cv2.getRotationMatrix2D((w / 2, h * 0.4), 2.0 * np.sin(phase), 1.0 + 0.01 * np.sin(2 * phase))
+            frames.append(cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_REFLECT))
+        clips.append(Clip(f"portrait:{path.stem} {w}x{h}", frames, fps))
     return clips
 
 
@@ -254,6 +281,7 @@ def main() -> None:
     parser.add_argument("--per-clip", type=int, default=3, help="1-s excerpts per real clip")
     parser.add_argument("--synthetic", type=int, default=6, help="procedural clips")
     parser.add_argument("--seconds", type=float, default=1.0, help="excerpt length")
+    parser.add_argument("--no-portraits", action="store_true", help="skip the animated portraits")
     parser.add_argument("--scores", action="store_true", help="print every score")
     args = parser.parse_args()
     if args.quick:
@@ -261,6 +289,8 @@ def main() -> None:
     cv2.setNumThreads(1)
     payload = default_payload()
     clips = real_clips(args.per_clip, args.seconds) + synthetic_clips(args.synthetic, args.seconds)
+    if not args.no_portraits:
+        clips += portrait_clips(args.seconds)[: 4 if args.quick else None]
     if not DATA.is_dir():
         print(f"note: {DATA} not found; synthetic clips only", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="wm-bench-") as tmp:

@@ -217,6 +217,10 @@ class MotionRetargeter:
         self._scales: np.ndarray | None = None
         self._absolute_fit: Similarity | None = None
         self._update_region_weights()
+        self._lid_pairs = (
+            np.array(fr.RIGHT_EYE_UPPER[1:-1] + fr.LEFT_EYE_UPPER[1:-1]),
+            np.array(fr.RIGHT_EYE_LOWER[1:-1] + fr.LEFT_EYE_LOWER[1:-1]),
+        )
 
     def update_settings(self, settings: MotionSettings) -> None:
         self.settings = settings
@@ -257,7 +261,26 @@ class MotionRetargeter:
         delta = depose - self.reference                  # driver pixels, reference axes
         delta = _rotate_xy(delta, -self._driver_measures.roll)   # face-aligned axes
         delta = delta * self._scales                     # -> portrait units, per region
-        return _rotate_xy(delta, self.portrait_measures.roll)
+        delta = _rotate_xy(delta, self.portrait_measures.roll)
+        return self._lid_closure(delta, depose)
+
+    def _lid_closure(self, delta: np.ndarray, depose: np.ndarray) -> np.ndarray:
+        """Make each upper-lid point close onto its lower-lid partner exactly as far as
+        the driver's did (as a fraction of the gap), whatever the two eyes' shapes.
+
+        Scaling displacements alone leaves a sliver open (or overshoots) when the
+        portrait's lid curve differs from the driver's; a closure fraction does not.
+        """
+        upper, lower = self._lid_pairs
+        gap_reference = self.reference[upper, :2] - self.reference[lower, :2]
+        gap_current = depose[upper, :2] - depose[lower, :2]
+        norm = np.maximum((gap_reference ** 2).sum(axis=1), 1e-9)
+        closure = 1.0 - (gap_current * gap_reference).sum(axis=1) / norm
+        closure = np.clip(closure, -1.0, 1.0)[:, None]
+        portrait_gap = self.portrait[upper, :2] - self.portrait[lower, :2]
+        delta = delta.copy()
+        delta[upper, :2] = delta[lower, :2] - closure * portrait_gap
+        return delta
 
     def _absolute_delta(self, current: np.ndarray, pose: DriverPose) -> np.ndarray:
         """Driver's face shape mapped onto the portrait, minus the portrait's own shape."""

@@ -1,0 +1,99 @@
+"""Shared fixtures: sample portraits, a tiny synthetic driver, a test generator."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = ROOT / "resources"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SHIPPED_MODEL = ROOT / "models" / "mesh_warp.onnx"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_shared = pytest.mark.skip(reason=f"{SHARED_DATA} is absent (research data; optional)")
+    for item in items:
+        if "shared_data" in item.keywords and not SHARED_DATA.is_dir():
+            item.add_marker(skip_shared)
+
+
+@pytest.fixture(scope="session")
+def astronaut_path() -> Path:
+    return RESOURCES / "portraits" / "astronaut.png"
+
+
+@pytest.fixture(scope="session")
+def hopper_path() -> Path:
+    return RESOURCES / "portraits" / "grace_hopper.jpg"
+
+
+@pytest.fixture(scope="session")
+def sample_driver() -> Path:
+    path = RESOURCES / "drivers" / "sample_driver.mp4"
+    if not path.exists():
+        pytest.skip("resources/drivers/sample_driver.mp4 not built yet")
+    return path
+
+
+@pytest.fixture(scope="session")
+def identity_model(tmp_path_factory) -> Path:
+    from tests.fixtures.onnx_models import build_identity_generator
+
+    return build_identity_generator(tmp_path_factory.mktemp("models") / "identity.onnx")
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    if not SHIPPED_MODEL.exists():
+        pytest.skip("models/mesh_warp.onnx is not built")
+    return SHIPPED_MODEL
+
+
+def write_clip(path: Path, frames, fps: float = 25.0, audio: bool = False) -> Path:
+    """Write RGB uint8 frames to an MP4 (optionally with a 440 Hz tone as audio)."""
+    from talkinghead_studio.core.video import AtomicVideoWriter, ffmpeg_exe
+
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    silent = path.with_name(path.stem + ".silent.mp4") if audio else path
+    with AtomicVideoWriter(silent, (width, height), fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+    if audio:
+        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-f",
+                        "lavfi", "-i", "sine=frequency=440", "-map", "0:v", "-map", "1:a",
+                        "-c:v", "copy", "-c:a", "aac", "-shortest", str(path)], check=True)
+        silent.unlink()
+    return path
+
+
+@pytest.fixture(scope="session")
+def moving_face_clip(tmp_path_factory, astronaut_path) -> Path:
+    """A 20-frame 256x256 clip of the astronaut's face drifting right, with audio."""
+    from talkinghead_studio.core.images import load_portrait
+
+    image = load_portrait(astronaut_path).rgb
+    frames = []
+    for i in range(20):
+        x = 100 + i * 2
+        crop = image[20:340, x:x + 320]
+        frames.append(np.ascontiguousarray(crop[::1, ::1][:320, :320]))
+    import cv2
+
+    frames = [cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f in frames]
+    return write_clip(tmp_path_factory.mktemp("clips") / "moving.mp4", frames, audio=True)
+
+
+@pytest.fixture(scope="session")
+def blank_clip(tmp_path_factory) -> Path:
+    """A 10-frame clip with no face in it (grey noise)."""
+    rng = np.random.default_rng(0)
+    frames = [np.clip(128 + rng.normal(0, 10, (128, 128, 3)), 0, 255).astype(np.uint8)
+              for _ in range(10)]
+    return write_clip(tmp_path_factory.mktemp("clips") / "blank.mp4", frames)

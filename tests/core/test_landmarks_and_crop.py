@@ -1,0 +1,81 @@
+"""Face landmarks and the crop/paste-back round trip on the shipped sample portraits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkinghead_studio.core.crop import (PasteBack, crop_image, face_crop_box,
+                                          from_crop_units, to_crop_units)
+from talkinghead_studio.core.images import load_portrait
+from talkinghead_studio.core.landmarks import FaceMeshDetector
+from talkinghead_studio.core.portrait import prepare_portrait
+from talkinghead_studio.errors import NoFaceFound
+
+
+@pytest.fixture(scope="module")
+def astronaut(astronaut_path):
+    return load_portrait(astronaut_path)
+
+
+def test_finds_478_points_with_irises_inside_the_face(astronaut):
+    with FaceMeshDetector(mode="image") as detector:
+        found = detector.detect(astronaut.rgb)
+    assert found is not None and found.points.shape == (478, 3)
+    assert found.points.dtype == np.float32
+    x0, y0, x1, y1 = found.bbox
+    # The astronaut's face sits in the upper middle of the 512x512 image.
+    assert 120 < x0 < x1 < 330 and 40 < y0 < y1 < 280
+    iris_right, iris_left = found.points[468, :2], found.points[473, :2]
+    assert iris_right[0] < iris_left[0]      # subject's right eye is on the image left
+
+
+def test_no_face_gives_none_not_a_crash():
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    with FaceMeshDetector(mode="image") as detector:
+        assert detector.detect(noise) is None
+
+
+def test_prepare_portrait_without_face_raises_clear_error(tmp_path):
+    from talkinghead_studio.core.images import LoadedImage
+
+    flat = LoadedImage(np.full((300, 300, 3), 120, np.uint8), None, (300, 300))
+    with pytest.raises(NoFaceFound, match="No face was found in the portrait"):
+        prepare_portrait(flat, 256, with_matte=False)
+
+
+def test_crop_units_round_trip(astronaut):
+    with FaceMeshDetector(mode="image") as detector:
+        points = detector.detect(astronaut.rgb).points
+    box = face_crop_box(points)
+    back = from_crop_units(to_crop_units(points, box), box)
+    assert np.allclose(back, points, atol=1e-3)
+    units = to_crop_units(points, box)
+    # The face fills about the middle half of the crop, leaving room for hair.
+    assert 0.15 < units[:, 0].min() and units[:, 0].max() < 0.85
+    assert 0.15 < units[:, 1].min() and units[:, 1].max() < 0.9
+
+
+def test_paste_back_of_unchanged_crop_restores_portrait(astronaut):
+    with FaceMeshDetector(mode="image") as detector:
+        points = detector.detect(astronaut.rgb).points
+    box = face_crop_box(points)
+    crop = crop_image(astronaut.rgb, box, 512)
+    frame = PasteBack(astronaut.rgb, box, 512).paste(crop)
+    assert frame.shape == astronaut.rgb.shape
+    diff = np.abs(frame.astype(int) - astronaut.rgb.astype(int))
+    assert diff.mean() < 2.0
+
+
+def test_paste_back_changes_only_the_crop_region(astronaut):
+    with FaceMeshDetector(mode="image") as detector:
+        points = detector.detect(astronaut.rgb).points
+    box = face_crop_box(points, scale=1.2)
+    paste = PasteBack(astronaut.rgb, box, 256)
+    frame = paste.paste(np.zeros((256, 256, 3), np.uint8))
+    x0, y0, x1, y1 = paste.bounds
+    outside = np.ones(astronaut.rgb.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(frame[outside], astronaut.rgb[outside])
+    centre = frame[int(box.cy), int(box.cx)]
+    assert centre.max() == 0                         # centre fully replaced
