@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path, required=True,
                         help="output file (.mp4, .gif) or folder for --format png")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.add_argument("--reference", type=Path, action="append", default=[], metavar="IMG",
+                        help="an extra view of the same face (mouth open, eyes closed, ...); "
+                             "repeat for several. Used where it matches the target better")
     _add_motion_options(render)
     _add_render_options(render)
     _add_export_options(render)
@@ -154,7 +157,8 @@ def cmd_render(args) -> int:
         render=RenderSettings(size=args.size, provider=args.provider, model_path=args.model,
                               max_side=args.max_side, max_frames=args.max_frames),
         export=ExportSettings(format=_export_format(args), crf=args.crf,
-                              keep_audio=not args.no_audio, watermark=not args.no_watermark))
+                              keep_audio=not args.no_audio, watermark=not args.no_watermark),
+        references=tuple(args.reference))
     bar = _progress_bar(0, args.quiet)
     cancel = threading.Event()
 

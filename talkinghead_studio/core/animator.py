@@ -14,6 +14,7 @@ from talkinghead_studio.config import MotionSettings
 from talkinghead_studio.core.crop import PasteBack
 from talkinghead_studio.core.motion import MotionRetargeter, landmark_smoother
 from talkinghead_studio.core.portrait import PreparedPortrait
+from talkinghead_studio.core.references import ReferenceSelector, ReferenceView, blend_face
 from talkinghead_studio.core import face_regions as fr
 from talkinghead_studio.inference.session import OnnxGenerator
 
@@ -41,7 +42,8 @@ class AnimatedFrame:
 
 class Animator:
     def __init__(self, portrait: PreparedPortrait, generator: OnnxGenerator,
-                 motion: MotionSettings = MotionSettings(), fps: float = 25.0) -> None:
+                 motion: MotionSettings = MotionSettings(), fps: float = 25.0,
+                 references: list[ReferenceView] | tuple = ()) -> None:
         if not generator.info.supports(portrait.size):
             raise ValueError(
                 f"generator supports {generator.info.resolutions}, portrait prepared at "
@@ -54,7 +56,7 @@ class Animator:
         self.paste = PasteBack(portrait.image.rgb, portrait.box, portrait.size)
         self._static_feeds = self._make_static_feeds()
         self._smoother = None
-        self._smoother_face_size = None
+        self.set_references(references)
 
     def _make_static_feeds(self) -> dict[str, np.ndarray]:
         feeds = {"source_image": to_tensor(self.portrait.crop),
@@ -70,6 +72,19 @@ class Animator:
             feeds["background_image"] = to_tensor(plate if plate is not None
                                                   else self.portrait.crop)
         return feeds
+
+    def set_references(self, references) -> None:
+        """Use these extra views of the same face (aligned ReferenceView objects)."""
+        self.references = list(references)
+        self._view_feeds = []
+        for view in self.references:
+            feeds = dict(self._static_feeds)
+            feeds["source_image"] = to_tensor(view.crop)
+            feeds["source_landmarks"] = view.points[None].astype(np.float32)
+            self._view_feeds.append(feeds)
+        self._selector = (ReferenceSelector(self.portrait.crop_points, self.references)
+                          if self.references else None)
+        self.last_view_weights = np.ones(1 + len(self.references)) / (1 + len(self.references))
 
     # -------------------------------------------------------------------- settings
     def set_driver_reference(self, driver_points: np.ndarray) -> None:
@@ -90,6 +105,8 @@ class Animator:
     def reset_stream(self) -> None:
         """Forget temporal state (call when seeking or switching drivers)."""
         self._smoother = None
+        if self._selector is not None:
+            self._selector.reset()
 
     # ---------------------------------------------------------------------- frames
     def smooth(self, driver_points: np.ndarray) -> np.ndarray:
@@ -104,13 +121,29 @@ class Animator:
         """Driver landmarks (478x3 px) -> portrait target landmarks (478x3 crop units)."""
         return self.retargeter.retarget(self.smooth(driver_points))
 
-    def generate(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Run the generator: (RxRx3 uint8 crop, RxR float32 mask or None)."""
-        feeds = dict(self._static_feeds)
+    def _run(self, feeds: dict, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        feeds = dict(feeds)
         feeds["driving_landmarks"] = target[None].astype(np.float32)
         outputs = self.generator.animate(feeds)
         mask = outputs.get("mask")
         return from_tensor(outputs["image"]), (None if mask is None else mask[0, 0])
+
+    def generate(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run the generator: (RxRx3 uint8 crop, RxR float32 mask or None).
+
+        With extra views, the main portrait still supplies hair and background, and the
+        face is blended from the views whose expression is closest to the target.
+        """
+        crop, mask = self._run(self._static_feeds, target)
+        if self._selector is None:
+            return crop, mask
+        weights = self._selector.weights(target)
+        self.last_view_weights = weights
+        if weights[0] >= 1.0:
+            return crop, mask
+        view_crops = {index: self._run(self._view_feeds[index - 1], target)[0]
+                      for index in np.flatnonzero(weights[1:] > 0) + 1}
+        return blend_face(crop, view_crops, weights, target), mask
 
     def compose(self, crop: np.ndarray, mask: np.ndarray | None,
                 want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:

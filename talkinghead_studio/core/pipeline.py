@@ -25,6 +25,7 @@ from talkinghead_studio.core.export import GifSink, Mp4Sink, PngSequenceSink
 from talkinghead_studio.core.images import load_portrait
 from talkinghead_studio.core.motion import pick_neutral_frame
 from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
+from talkinghead_studio.core.references import load_references
 from talkinghead_studio.core.video import check_output_path
 from talkinghead_studio.errors import RenderCancelled
 from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
@@ -44,6 +45,7 @@ class RenderJob:
     motion: MotionSettings = field(default_factory=MotionSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    references: tuple[Path, ...] = ()   # extra views of the same face (few-shot)
 
 
 @dataclass(frozen=True)
@@ -168,12 +170,13 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     RenderCancelled when ``cancel`` is set; in both cases no output file appears."""
     cancel = cancel or threading.Event()
     started = time.perf_counter()
-    check_output_path(job.output, [job.portrait, job.driver])
+    check_output_path(job.output, [job.portrait, job.driver, *job.references])
     driver = open_driver_info(job.driver)
     generator = generator or load_generator(job.render)
     portrait = portrait or prepare(job.portrait, job.render, generator)
     fps = driver.fps
-    animator = Animator(portrait, generator, job.motion, fps=fps)
+    references = load_references(list(job.references), portrait, job.render.max_side)
+    animator = Animator(portrait, generator, job.motion, fps=fps, references=references)
     total = driver.frame_count - job.render.start_frame
     if job.render.max_frames:
         total = min(total, job.render.max_frames)

@@ -95,7 +95,7 @@ class ProvenanceRecord:
     def sentence(self) -> str:
         """One line a person reads in a player's info panel."""
         mark = "on" if self.watermark else "off (turned off by the user)"
-        return (f"Synthetic video: {self.statement} by {self.tool} {self.version} "
+        return (f"Synthetic media: {self.statement} by {self.tool} {self.version} "
                 f"(generator: {self.generator}) on {self.created}. Invisible watermark: {mark}.")
 
     def record_text(self) -> str:
@@ -242,8 +242,9 @@ def parse_ffmetadata(text: str) -> dict[str, str]:
 
 def _split_unescaped(line: str) -> tuple[str, str]:
     """Split ``key=value`` at the first unescaped '=' and undo backslash escapes."""
-    key, value, current, escaped, in_value = [], [], None, False, False
-    current = key
+    key: list[str] = []
+    value: list[str] = []
+    current, escaped, in_value = key, False, False
     for ch in line:
         if escaped:
             current.append(ch)

@@ -1,0 +1,124 @@
+"""The command line: every bad input gives one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, timeout=180):
+    result = subprocess.run([sys.executable, "-m", "talkinghead_studio", *map(str, args)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    return result.returncode, result.stdout, result.stderr
+
+
+def assert_one_line_error(code, stderr, fragment):
+    assert code != 0
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert "Traceback" not in stderr
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def render_args(identity_model):
+    return ["--model", identity_model, "--quiet", "--size", "256"]
+
+
+def test_missing_portrait(tmp_path, moving_face_clip, render_args):
+    code, _, err = run_cli("render", tmp_path / "nope.png", moving_face_clip, "-o",
+                           tmp_path / "o.mp4", *render_args)
+    assert_one_line_error(code, err, "Portrait not found")
+
+
+def test_portrait_that_is_not_an_image(tmp_path, moving_face_clip, render_args):
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("hello")
+    code, _, err = run_cli("render", fake, moving_face_clip, "-o", tmp_path / "o.mp4",
+                           *render_args)
+    assert_one_line_error(code, err, "not an image")
+
+
+def test_driver_that_is_not_a_video(tmp_path, astronaut_path, render_args):
+    fake = tmp_path / "clip.mp4"
+    fake.write_bytes(b"\x00" * 5000)
+    code, _, err = run_cli("render", astronaut_path, fake, "-o", tmp_path / "o.mp4",
+                           *render_args)
+    assert_one_line_error(code, err, "not a video")
+
+
+def test_truncated_driver_renders_what_it_has(tmp_path, astronaut_path, moving_face_clip,
+                                              render_args):
+    cut = tmp_path / "cut.mp4"
+    data = moving_face_clip.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    code, out, err = run_cli("render", astronaut_path, cut, "-o", tmp_path / "o.mp4",
+                             *render_args)
+    # Either it renders the decodable part, or it says the file is damaged: never a trace.
+    assert "Traceback" not in err
+    if code == 0:
+        assert (tmp_path / "o.mp4").exists()
+    else:
+        assert_one_line_error(code, err, "damaged")
+
+
+def test_portrait_without_face(tmp_path, moving_face_clip, render_args):
+    flat = tmp_path / "wall.png"
+    Image.new("RGB", (300, 300), (180, 170, 160)).save(flat)
+    code, _, err = run_cli("render", flat, moving_face_clip, "-o", tmp_path / "o.mp4",
+                           *render_args)
+    assert_one_line_error(code, err, "No face was found in the portrait")
+
+
+def test_driver_without_face(tmp_path, astronaut_path, blank_clip, render_args):
+    code, _, err = run_cli("render", astronaut_path, blank_clip, "-o", tmp_path / "o.mp4",
+                           *render_args)
+    assert_one_line_error(code, err, "No face was found in any frame")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_unwritable_output_folder(tmp_path, astronaut_path, moving_face_clip, render_args):
+    code, _, err = run_cli("render", astronaut_path, moving_face_clip, "-o",
+                           tmp_path / "missing" / "o.mp4", *render_args)
+    assert_one_line_error(code, err, "does not exist")
+    code, _, err = run_cli("render", astronaut_path, moving_face_clip, "-o",
+                           "/proc/o.mp4", *render_args)
+    assert_one_line_error(code, err, "Cannot write")
+
+
+def test_output_equal_to_input(astronaut_path, moving_face_clip, render_args):
+    code, _, err = run_cli("render", astronaut_path, moving_face_clip, "-o", astronaut_path,
+                           *render_args)
+    assert_one_line_error(code, err, "is one of the inputs")
+
+
+def test_several_faces_take_the_largest_and_say_so(tmp_path, astronaut_path, hopper_path,
+                                                   moving_face_clip, render_args):
+    big = np.asarray(Image.open(astronaut_path).convert("RGB"))
+    small = np.asarray(Image.open(hopper_path).convert("RGB").resize((256, 300)))
+    canvas = np.full((512, 800, 3), 200, np.uint8)
+    canvas[:, :512] = big
+    canvas[100:400, 530:786] = small
+    group = tmp_path / "group.png"
+    Image.fromarray(canvas).save(group)
+    code, out, err = run_cli("render", group, moving_face_clip, "-o", tmp_path / "o.mp4",
+                             *render_args)
+    assert code == 0, err
+    assert "2 faces found" in err and "largest" in err
+
+
+def test_track_then_render_from_track(tmp_path, astronaut_path, moving_face_clip,
+                                      render_args):
+    code, out, err = run_cli("track", moving_face_clip, "-o", tmp_path / "m.npz", "--quiet")
+    assert code == 0, err
+    assert "20 frames" in out
+    code, out, err = run_cli("render", astronaut_path, tmp_path / "m.npz", "-o",
+                             tmp_path / "o.mp4", *render_args)
+    assert code == 0, err
+    assert (tmp_path / "o.mp4").exists()
