@@ -281,3 +281,250 @@ def assemble(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], cell: 
             line = np.hstack([line, np.full((cell, gutter, 3), 255, np.uint8), c])
         lines += [np.full((gutter, line.shape[1], 3), 255, np.uint8), line]
     return np.vstack(lines)
+
+
+# ----------------------------------------------------------------------------- the sheet
+
+def describe(kind: str, driver: Driver, index: int) -> str:
+    """Short label for a driver cell: frame number and the signal that made it hard."""
+    points = driver.points[index]
+    value = {
+        "mouth open": f"MAR {float(fs.mouth_opening(points)):.2f}",
+        "eyes closed": f"EAR {float(fs.eye_aspect_ratio(points)):.2f}",
+        "head turned": f"yaw {float(fs.yaw_degrees(points)):+.0f} deg",
+        "neutral": "",
+    }.get(kind, "")
+    return f"{driver.name} f{index} {value}".strip()
+
+
+def result_cells(portrait: Portrait, driver: Driver, indices: Sequence[int], size: int,
+                 cell: int, renderer) -> list[np.ndarray]:
+    """Face crops of the rendered frames (the portrait's face box, so motion shows)."""
+    try:
+        frames = renderer(portrait.path, driver.path, list(indices), size)
+    except Exception as exc:  # one bad portrait must not sink the whole sheet
+        print(f"  {portrait.name} x {driver.name}: {exc}", file=sys.stderr)
+        return [blank_cell(cell, "render failed") for _ in indices]
+    square = face_square(portrait.points, portrait.rgb.shape)
+    return [crop_cell(f, scaled_square(square, portrait.rgb.shape, f.shape), cell)
+            for f in frames]
+
+
+def driver_cells(driver: Driver, picks: dict[str, int], cell: int) -> dict[str, np.ndarray]:
+    frames = driver_frames(driver, list(picks.values()))
+    cells = {}
+    for kind, index in picks.items():
+        square = face_square(driver.points[index], frames[index].shape)
+        cells[kind] = label(crop_cell(frames[index], square, cell), describe(kind, driver, index))
+    return cells
+
+
+def portrait_row(portrait: Portrait, main: Driver, picks: dict[str, int],
+                 main_cells: dict[str, np.ndarray], candidates: Sequence[Driver],
+                 size: int, cell: int, renderer) -> list[np.ndarray]:
+    source = crop_cell(portrait.rgb, face_square(portrait.points, portrait.rgb.shape), cell)
+    row = [label(source, portrait.name + ("" if portrait.points is not None else " (no face)"))]
+    results = result_cells(portrait, main, list(picks.values()), size, cell, renderer)
+    for kind, result in zip(picks, results):
+        row += [main_cells[kind].copy(), result]
+    if candidates:
+        row += proportion_cells(portrait, candidates, size, cell, renderer)
+    return row
+
+
+def proportion_cells(portrait: Portrait, candidates: Sequence[Driver], size: int, cell: int,
+                     renderer) -> list[np.ndarray]:
+    """Driver cell + result for the most differently proportioned candidate driver."""
+    choice = most_different_driver(portrait, candidates)
+    if choice is None:
+        return [blank_cell(cell, "no portrait face"), blank_cell(cell, "")]
+    driver, distance = choice
+    index = fs.pick_hard_frames(driver.points, driver.detected)["mouth open"]
+    drv = driver_cells(driver, {"mouth open": index}, cell)["mouth open"]
+    label(drv, f"{driver.name} f{index} d={distance:.2f}")
+    return [drv, *result_cells(portrait, driver, [index], size, cell, renderer)]
+
+
+def column_titles(kinds: Sequence[str], with_proportions: bool) -> list[str]:
+    titles = ["portrait"]
+    for kind in kinds:
+        titles += [f"{kind}: driver", "result"]
+    if with_proportions:
+        titles += ["diff. proportions", "result"]
+    return titles
+
+
+def build_sheet(main_path: Path, portrait_paths: Sequence[Path], candidate_paths: Sequence[Path],
+                size: int, cell: int, renderer) -> np.ndarray:
+    start = time.perf_counter()
+    main = load_driver(main_path)
+    picks = fs.pick_hard_frames(main.points, main.detected)
+    print(f"{main.name}: hard frames {picks}", file=sys.stderr)
+    candidates = [load_driver(p) for p in candidate_paths]
+    main_cells = driver_cells(main, picks, cell)
+    rows = []
+    for path in portrait_paths:
+        portrait = load_portrait_face(path)
+        rows.append(portrait_row(portrait, main, picks, main_cells, candidates, size, cell,
+                                 renderer))
+        print(f"  {portrait.name} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    return assemble(rows, column_titles(list(picks), bool(candidates)), cell)
+
+
+def write_png(rgb: np.ndarray, path: Path) -> None:
+    """RGB -> BGR once, at the file boundary; temporary file + rename (atomic)."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_bytes(data.tobytes())
+    os.replace(temp, path)
+
+
+# ----------------------------------------------------------------------------- presets
+
+@dataclass(frozen=True)
+class Plan:
+    """What to put on the sheet and where it goes."""
+
+    driver: Path
+    portraits: tuple[Path, ...]
+    prop_drivers: tuple[Path, ...]
+    out: Path
+
+
+class Skip(Exception):
+    """Nothing to do here (e.g. no research data in a fresh checkout): exit 0."""
+
+
+class Unusable(Exception):
+    """The inputs are missing or not allowed: exit 2 with the message."""
+
+
+def files_in(folder: Path, extensions: set[str]) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in extensions) \
+        if folder.is_dir() else []
+
+
+def resolve_names(names: Sequence[str], folder: Path, extensions: set[str]) -> list[Path]:
+    """Each name is a path, or a file stem inside `folder`."""
+    by_stem = {p.stem: p for p in files_in(folder, extensions)}
+    paths = []
+    for name in names:
+        path = Path(name)
+        if not path.is_file():
+            path = by_stem.get(name)
+            if path is None:
+                raise Unusable(f"{name}: no such file, and no {folder}/{name}.* either.")
+        paths.append(path)
+    return paths
+
+
+def shared_plan(args) -> Plan:
+    if not (SHARED_DATA / "driving").is_dir():
+        raise Skip(f"contact sheet skipped: no research data at {SHARED_DATA}.")
+    driving, portraits = SHARED_DATA / "driving", SHARED_DATA / "portraits"
+    driver = resolve_names([args.driver or SHARED_DRIVER], driving, DRIVER_EXT)[0]
+    chosen = resolve_names(args.portraits or SHARED_PORTRAITS, portraits, IMAGE_EXT)
+    if args.prop_drivers is None:
+        props = [p for p in files_in(driving, DRIVER_EXT) if p != driver]
+    else:
+        props = resolve_names(args.prop_drivers, driving, DRIVER_EXT)
+    out = args.out or BENCH_OUT / "contact_sheet_shared.png"
+    return Plan(driver, tuple(chosen), tuple(props), out)
+
+
+def public_plan(args) -> Plan:
+    drivers_dir, portraits_dir = RESOURCES / "drivers", RESOURCES / "portraits"
+    shipped = [p for name in ("sample_driver.mp4", "sample_motion.npz")
+               if (p := drivers_dir / name).is_file()]
+    if args.driver:
+        shipped = resolve_names([args.driver], drivers_dir, DRIVER_EXT)
+    if not shipped:
+        raise Unusable(f"no sample driver in {drivers_dir} (sample_driver.mp4 or "
+                       f"sample_motion.npz): build it with resources/make_sample_driver.py.")
+    portraits = (resolve_names(args.portraits, portraits_dir, IMAGE_EXT) if args.portraits
+                 else files_in(portraits_dir, IMAGE_EXT))
+    if not portraits:
+        raise Unusable(f"no sample portraits in {portraits_dir}.")
+    props = resolve_names(args.prop_drivers or [], drivers_dir, DRIVER_EXT)
+    out = args.out or REPO_ROOT / "docs" / "contact_sheet.png"
+    return Plan(shipped[0], tuple(portraits), tuple(props), out)
+
+
+def custom_plan(args) -> Plan:
+    if not (args.driver and args.portraits and args.out):
+        raise Unusable("without --preset, give --driver, --portraits and --out.")
+    return Plan(Path(args.driver), tuple(Path(p) for p in args.portraits),
+                tuple(Path(p) for p in args.prop_drivers or []), args.out)
+
+
+def check_destination(plan: Plan) -> None:
+    """Only shipped resources may end up in a file inside the repository (bench_out/ is
+    ignored by git): research clips and portraits must never be committed, not even as
+    thumbnails on a contact sheet."""
+    out = plan.out.resolve()
+    if REPO_ROOT not in out.parents or BENCH_OUT in out.parents:
+        return
+    inputs = [plan.driver, *plan.portraits, *plan.prop_drivers]
+    foreign = [p for p in inputs if RESOURCES not in p.resolve().parents]
+    if foreign:
+        raise Unusable(f"{plan.out} is inside the repository but {foreign[0]} is not a "
+                       f"shipped resource. Write research sheets under bench_out/ or "
+                       f"outside the repository.")
+
+
+# ----------------------------------------------------------------------------- command line
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", choices=("shared", "public"))
+    ap.add_argument("--driver", help="driver video or .npz track (path, or a stem in the "
+                                     "preset's folder)")
+    ap.add_argument("--portraits", nargs="+", help="portrait paths or stems")
+    ap.add_argument("--prop-drivers", nargs="*",
+                    help="candidate drivers for the 'different proportions' column "
+                         "(shared preset: every other clip; give none to drop it)")
+    ap.add_argument("--out", type=Path, help="output PNG")
+    ap.add_argument("--size", type=int, choices=(256, 512), default=256)
+    ap.add_argument("--cell", type=int, default=160, help="cell side in pixels")
+    ap.add_argument("--backend", choices=sorted(RENDERERS), default="cli",
+                    help="cli: renders through talkinghead-studio (exact export frames, "
+                         "renders up to the last picked frame); api: only the picked "
+                         "frames, unsmoothed (default %(default)s)")
+    ap.add_argument("--render-cmd", default=DEFAULT_RENDER_CMD,
+                    help="cli backend: render command prefix (default %(default)s)")
+    return ap.parse_args(argv)
+
+
+def make_plan(args) -> Plan:
+    plan = {"shared": shared_plan, "public": public_plan}.get(args.preset, custom_plan)(args)
+    check_destination(plan)
+    return plan
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        plan = make_plan(args)
+    except Skip as exc:
+        print(exc)
+        return 0
+    except Unusable as exc:
+        print(f"contact sheet: {exc}", file=sys.stderr)
+        return 2
+    renderer = RENDERERS[args.backend]
+    if args.backend == "cli":
+        def renderer(p, d, i, s):  # noqa: E306 - bind the configured command
+            return render_frames(p, d, i, s, render_cmd=args.render_cmd)
+    sheet = build_sheet(plan.driver, plan.portraits, plan.prop_drivers, args.size, args.cell,
+                        renderer)
+    write_png(sheet, plan.out)
+    print(f"wrote {plan.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -221,6 +221,12 @@ class MotionRetargeter:
             np.array(fr.RIGHT_EYE_UPPER[1:-1] + fr.LEFT_EYE_UPPER[1:-1]),
             np.array(fr.RIGHT_EYE_LOWER[1:-1] + fr.LEFT_EYE_LOWER[1:-1]),
         )
+        # Inner lip pairs and the outer-contour points at the same positions along the
+        # mouth (MediaPipe orders both contours from corner to corner in 11 points).
+        self._lip_rows = (np.array(fr.LIPS_INNER_UPPER[1:-1]),
+                          np.array(fr.LIPS_INNER_LOWER[1:-1]),
+                          np.array(fr.LIPS_OUTER_UPPER[1:-1]),
+                          np.array(fr.LIPS_OUTER_LOWER[1:-1]))
 
     def update_settings(self, settings: MotionSettings) -> None:
         self.settings = settings
@@ -262,7 +268,35 @@ class MotionRetargeter:
         delta = _rotate_xy(delta, -self._driver_measures.roll)   # face-aligned axes
         delta = delta * self._scales                     # -> portrait units, per region
         delta = _rotate_xy(delta, self.portrait_measures.roll)
-        return self._lid_closure(delta, depose)
+        delta = self._lid_closure(delta, depose)
+        return self._lip_gap(delta, depose)
+
+    def _lip_gap(self, delta: np.ndarray, depose: np.ndarray) -> np.ndarray:
+        """Give the inner lips the driver's *absolute* opening (in portrait proportions).
+
+        The gap between the lips has a natural zero: when the driver's lips touch, the
+        portrait's must too, even if the portrait smiles with its teeth showing; and a
+        driver whose neutral mouth is slightly open must not push the portrait's lips
+        through each other when it closes. Both lips move by half the correction, and
+        the outer lip contour follows its inner contour, so lip thickness is kept.
+        """
+        inner_up, inner_low, outer_up, outer_low = self._lip_rows
+        gap_driver = depose[inner_up, :2] - depose[inner_low, :2]
+        gap_driver = _rotate_xy(np.column_stack([gap_driver, np.zeros(len(gap_driver))]),
+                                -self._driver_measures.roll)[:, :2]
+        gap_driver = gap_driver * self._scales[fr.INNER_LIP_MID[0], :2]
+        gap_wanted = _rotate_xy(np.column_stack([gap_driver, np.zeros(len(gap_driver))]),
+                                self.portrait_measures.roll)[:, :2]
+        # Touching lips overlap slightly in the landmarks; never ask for a negative gap.
+        now_up = self.portrait[inner_up, :2] + delta[inner_up, :2]
+        now_low = self.portrait[inner_low, :2] + delta[inner_low, :2]
+        correction = (gap_wanted - (now_up - now_low)) / 2
+        delta = delta.copy()
+        delta[inner_up, :2] += correction
+        delta[outer_up, :2] += correction
+        delta[inner_low, :2] -= correction
+        delta[outer_low, :2] -= correction
+        return delta
 
     def _lid_closure(self, delta: np.ndarray, depose: np.ndarray) -> np.ndarray:
         """Make each upper-lid point close onto its lower-lid partner exactly as far as

@@ -654,6 +654,11 @@ class PreviewSession:
         self.motion = replace(self.motion, neutral_frame=index)
         self._set_reference(points, auto_guess=False)
 
+    @property
+    def last_points(self) -> np.ndarray | None:
+        """The driver landmarks (478x3 driver px) of the last frame rendered."""
+        return self._last_points
+
     def reset_stream(self) -> None:
         """Forget temporal smoothing (after a seek), keeping the reference pose."""
         if self._animator is not None:

@@ -41,10 +41,24 @@ def close_eyes(points: np.ndarray) -> np.ndarray:
 
 
 def test_reference_frame_reproduces_the_portrait(faces):
+    """Self-reenactment: the driver's neutral frame gives back the portrait exactly."""
+    astro, _, portrait = faces
+    retarget = MotionRetargeter(portrait)
+    retarget.set_reference(astro)
+    assert np.allclose(retarget.retarget(astro), portrait, atol=1e-4)
+
+
+def test_other_drivers_neutral_frame_changes_only_the_lip_gap(faces):
+    """Cross-identity: at the driver's neutral frame only the inner-lip opening follows the
+    driver (its lips are closed, the astronaut's slightly parted); nothing else moves."""
     _, hopper, portrait = faces
     retarget = MotionRetargeter(portrait)
     retarget.set_reference(hopper)
-    assert np.allclose(retarget.retarget(hopper), portrait, atol=1e-4)
+    target = retarget.retarget(hopper)
+    lips = list(fr.LIPS)
+    others = np.setdiff1d(np.arange(478), lips)
+    assert np.allclose(target[others], portrait[others], atol=1e-4)
+    assert fr.mouth_gap(target) <= fr.mouth_gap(portrait)
 
 
 def test_mouth_opening_transfers_scaled_to_the_portrait(faces):
@@ -85,7 +99,7 @@ def test_head_translation_moves_the_face_rigidly_in_portrait_units(faces):
     shift = 0.5 * fr.interocular(hopper)
     moved = hopper + np.array([shift, 0, 0], np.float32)
     target = retarget.retarget(moved)
-    displacement = target - portrait
+    displacement = target - retarget.retarget(hopper)
     expected = 0.5 * fr.interocular(portrait)
     assert np.allclose(displacement[:, 0], expected, rtol=0.02)
     assert np.abs(displacement[:, 1]).max() < 1e-3 * expected + 1e-6
@@ -115,11 +129,11 @@ def test_absolute_mode_takes_the_drivers_shape(faces):
     relative.set_reference(hopper)
     absolute = MotionRetargeter(portrait, MotionSettings(mode="absolute"))
     absolute.set_reference(hopper)
-    # At the driver's reference frame relative mode is the portrait itself, while
-    # absolute mode already has the driver's proportions.
-    assert np.allclose(relative.retarget(hopper), portrait, atol=1e-4)
-    shape_gap = np.abs(absolute.retarget(hopper) - portrait).mean()
-    assert shape_gap > 0.003
+    # At the driver's reference frame relative mode keeps the portrait's face shape,
+    # while absolute mode already has the driver's proportions.
+    relative_change = np.abs(relative.retarget(hopper) - portrait).mean()
+    absolute_change = np.abs(absolute.retarget(hopper) - portrait).mean()
+    assert relative_change < 0.001 and absolute_change > 0.003
 
 
 def test_one_euro_removes_jitter_but_follows_fast_motion():
@@ -138,3 +152,19 @@ def test_neutral_frame_prefers_closed_mouth_and_frontal(faces):
     turned = (hopper - centre) @ axis_angle_matrix(np.array([0, 1.0, 0]), 0.5).T + centre
     frames = np.stack([open_mouth(hopper, 0.4), turned, hopper, open_mouth(hopper, 0.1)])
     assert pick_neutral_frame(frames.astype(np.float32)) == 2
+
+
+def test_open_portrait_mouth_closes_when_the_driver_keeps_lips_together(faces):
+    """A toothy-smile portrait + a closed-mouth driver -> the portrait's lips meet."""
+    astro, hopper, _ = faces
+    smiling = open_mouth(astro, 0.25)                      # a portrait with an open mouth
+    portrait = to_crop_units(smiling, face_crop_box(smiling))
+    retarget = MotionRetargeter(portrait)
+    retarget.set_reference(hopper)                         # the driver's lips are closed
+    target = retarget.retarget(hopper)
+    assert fr.mouth_gap(portrait) / fr.interocular(portrait) > 0.15
+    assert fr.mouth_gap(target) / fr.interocular(target) < 0.03
+    # Lip thickness (outer-to-inner distance of the lower lip) is kept.
+    def lower_lip_thickness(points):
+        return np.linalg.norm(points[17, :2] - points[14, :2])
+    assert lower_lip_thickness(target) == pytest.approx(lower_lip_thickness(portrait), rel=0.05)

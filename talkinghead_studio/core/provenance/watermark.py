@@ -5,7 +5,7 @@ How it works
 *Embedding.* A 64x64 tile of band-limited noise (``TILE``, wavelengths 4-16 tile pixels) is
 derived from a fixed public key. It is the sum of a *sync* pattern, always the same, and a
 *payload* pattern: 64 further noise tiles, each multiplied by +1 or -1 (a "chip") according
-to a 16-bit message coded with a [64, 16] linear code. The tile is stretched so that four
+to a 16-bit message coded with a [64, 16, 24] extended BCH code. The tile is stretched so that four
 periods span the frame's shorter side, repeated over the whole frame, and added with the same
 value to R, G and B (so only luma changes), about 2 grey levels RMS (PSNR ~41 dB). The pattern
 is precomputed once per frame size; embedding is two saturating uint8 additions.
@@ -147,16 +147,34 @@ def _patterns() -> _Patterns:
     sync = _band_noise(_rng("sync"), mask)
     chip_rng = _rng("chips")
     chips = np.stack([_band_noise(chip_rng, mask) for _ in range(N_CHIPS)])
-    # Distinct non-zero columns: every non-zero message then flips at least one chip.
-    columns = _rng("code").choice(np.arange(1, 1 << MESSAGE_BITS), N_CHIPS, replace=False)
     return _Patterns(
         mask=mask,
         sync=sync,
         chips=chips,
         sync_spectrum=np.conj(np.fft.fft2(sync)) * mask,
         chip_spectra=np.conj(np.fft.fft2(chips)[:, mask]),
-        code_columns=columns.astype(np.int64),
+        code_columns=_code_columns(),
     )
+
+
+#: Generator polynomial of the narrow-sense binary BCH code of length 63 and designed
+#: distance 23 (product of the minimal polynomials of a^1..a^22 in GF(2^6) built on
+#: x^6 + x + 1), lowest degree first. Extended by an overall parity chip it gives a
+#: [64, 16, 24] code: two messages differ in at least 24 of the 64 chips.
+_BCH_63_16 = "110101001101110010111011110100001100100110110011"
+
+
+def _code_columns() -> np.ndarray:
+    """N_CHIPS int64: column j of the generator matrix as a MESSAGE_BITS-bit mask (bit i
+    set when message bit i flips chip j)."""
+    g = [int(c) for c in _BCH_63_16]
+    columns = []
+    for j in range(N_CHIPS - 1):
+        columns.append(sum(1 << i for i in range(MESSAGE_BITS) if 0 <= j - i < len(g) and g[j - i]))
+    parity = 0
+    for column in columns:
+        parity ^= column  # the extension chip: parity of the other 63
+    return np.array(columns + [parity], dtype=np.int64)
 
 
 def _popcount_parity(values: np.ndarray) -> np.ndarray:
@@ -337,7 +355,7 @@ def _decode_chips(chip_z: np.ndarray) -> tuple[int, float]:
     """Maximum-likelihood message from N_CHIPS chip z-scores -> (message, codeword z)."""
     columns = _patterns().code_columns
     spread = np.zeros(1 << MESSAGE_BITS)
-    spread[columns] = chip_z
+    np.add.at(spread, columns, chip_z)
     # score[m] = sum_k chip_z[k] * (-1)^parity(m & column_k): one Walsh-Hadamard transform.
     scores = _walsh_hadamard(spread)
     best = int(np.argmax(scores))

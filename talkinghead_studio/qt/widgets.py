@@ -1,0 +1,432 @@
+"""Widgets of the main window: image canvases, the transport bar and the control panel.
+
+They hold no engine state: they show what they are given and say what the user asked
+for through typed signals. The main window connects them to the preview worker.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from talkinghead_studio.config import MotionSettings, RegionStrengths
+
+CANVAS_BACKGROUND = QColor(30, 31, 34)
+OVERLAY_POINTS = QColor(80, 230, 140, 200)
+OVERLAY_BOX = QColor(255, 200, 60, 220)
+THROTTLE_MS = 50   # live controls send at most ~20 updates a second while dragged
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    """HxWx3 uint8 RGB -> QImage that shares the array's memory (keep the array alive)."""
+    rgb = np.ascontiguousarray(rgb)
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+
+
+class ImageCanvas(QWidget):
+    """Shows one RGB image fitted to the widget, an optional landmark overlay, a title
+    and a message (the placeholder when empty, a banner over the picture otherwise)."""
+
+    def __init__(self, title: str, placeholder: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        self.placeholder = placeholder
+        self.banner: str | None = None
+        self.overlay_visible = True
+        self._array: np.ndarray | None = None   # keeps the QImage's memory alive
+        self._image: QImage | None = None
+        self._points: np.ndarray | None = None
+        self._box: tuple[float, float, float, float] | None = None
+        self.setMinimumSize(240, 180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    # ------------------------------------------------------------------------ content
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        self._array = None if rgb is None else np.ascontiguousarray(rgb)
+        self._image = None if rgb is None else rgb_to_qimage(self._array)
+        self.update()
+
+    def set_overlay(self, points: np.ndarray | None,
+                    box: tuple[float, float, float, float] | None = None) -> None:
+        """points: Nx2 float32 in the image's pixels; box: (x0, y0, x1, y1) pixels."""
+        self._points, self._box = points, box
+        self.update()
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self.overlay_visible = visible
+        self.update()
+
+    def set_banner(self, text: str | None) -> None:
+        self.banner = text
+        self.update()
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.update()
+
+    @property
+    def has_image(self) -> bool:
+        return self._image is not None
+
+    @property
+    def overlay_points(self) -> np.ndarray | None:
+        return self._points
+
+    @property
+    def image_array(self) -> np.ndarray | None:
+        return self._array
+
+    # ----------------------------------------------------------------------- painting
+    def image_rect(self) -> QRectF:
+        """Where the image is drawn: fitted, centred, aspect kept."""
+        if self._image is None:
+            return QRectF()
+        area = QRectF(self.rect()).adjusted(4, 26, -4, -4)
+        scale = min(area.width() / self._image.width(), area.height() / self._image.height())
+        width, height = self._image.width() * scale, self._image.height() * scale
+        return QRectF(area.center().x() - width / 2, area.center().y() - height / 2,
+                      width, height)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), CANVAS_BACKGROUND)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._image is not None:
+            target = self.image_rect()
+            painter.drawImage(target, self._image)
+            if self.overlay_visible:
+                self._paint_overlay(painter, target)
+        self._paint_title(painter)
+        message = self.banner if self._image is not None else self.placeholder
+        if message:
+            self._paint_message(painter, message, centred=self._image is None)
+        painter.end()
+
+    def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
+        scale = target.width() / self._image.width()
+        if self._box is not None:
+            x0, y0, x1, y1 = self._box
+            painter.setPen(QPen(OVERLAY_BOX, 1.5))
+            painter.drawRect(QRectF(target.x() + x0 * scale, target.y() + y0 * scale,
+                                    (x1 - x0) * scale, (y1 - y0) * scale))
+        if self._points is not None:
+            painter.setPen(QPen(OVERLAY_POINTS, 2.0))
+            painter.drawPoints([QPointF(target.x() + x * scale, target.y() + y * scale)
+                                for x, y in self._points[:, :2]])
+
+    def _paint_title(self, painter: QPainter) -> None:
+        painter.setPen(QColor(200, 200, 205))
+        font = QFont(self.font())
+        font.setBold(True)
+        painter.setFont(font)
+        painter.drawText(QRectF(10, 4, self.width() - 20, 20),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.title)
+
+    def _paint_message(self, painter: QPainter, text: str, centred: bool) -> None:
+        painter.setFont(self.font())
+        width = min(self.width() - 40, 420)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        bounds = painter.boundingRect(QRectF(0, 0, width, 400), flags, text)
+        box = QRectF(0, 0, width, bounds.height() + 20)
+        if centred:
+            box.moveCenter(QRectF(self.rect()).center())
+        else:   # a banner sits at the bottom, over the picture, and hides little of it
+            box.moveCenter(QPointF(self.width() / 2, self.height() - box.height() / 2 - 12))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(box, 8, 8)
+        painter.setPen(QColor(235, 235, 240))
+        painter.drawText(box, flags, text)
+
+
+class TransportBar(QWidget):
+    """Play/pause, step buttons, a timeline slider and the time readout.
+
+    The buttons show the main window's actions, so shortcuts and tooltips live in one
+    place. seek_requested fires while the user drags the slider.
+    """
+
+    seek_requested = Signal(int)
+
+    def __init__(self, play: QAction, back: QAction, forward: QAction,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for action in (back, play, forward):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            layout.addWidget(button)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setObjectName("timeline")
+        self.slider.setToolTip("Timeline: drag to scrub through the driver")
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self._slider_moved)
+        layout.addWidget(self.slider, 1)
+        self.time_label = QLabel("–", self)
+        self.time_label.setToolTip("Current driver frame / frame count, and time")
+        self.time_label.setMinimumWidth(150)
+        self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(self.time_label)
+        self._fps = 25.0
+        self._count = 0
+        self._live = False
+
+    def set_driver(self, frame_count: int | None, fps: float) -> None:
+        """A file driver (frame_count frames), a live camera (None) or nothing (0)."""
+        self._fps = fps or 25.0
+        self._live = frame_count is None
+        self._count = frame_count or 0
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, self._count - 1))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(self._count > 1)
+        self.time_label.setText("Live" if self._live else self._describe(0))
+
+    def set_position(self, index: int | None) -> None:
+        if index is None or self._live:
+            return
+        self.slider.blockSignals(True)   # our own update is not a user seek
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
+        self.time_label.setText(self._describe(index))
+
+    def _describe(self, index: int) -> str:
+        if self._count == 0:
+            return "–"
+        seconds = index / self._fps
+        return f"{index + 1} / {self._count}   {int(seconds // 60)}:{seconds % 60:05.2f}"
+
+    def _slider_moved(self, value: int) -> None:
+        self.time_label.setText(self._describe(value))
+        self.seek_requested.emit(value)
+
+
+class StrengthSlider(QWidget):
+    """A 0..150 % slider with its value shown beside it."""
+
+    changed = Signal()
+
+    def __init__(self, tooltip: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setRange(0, 150)
+        self.slider.setValue(100)
+        self.slider.setPageStep(10)
+        self.slider.setToolTip(tooltip)
+        self.label = QLabel("100 %", self)
+        self.label.setMinimumWidth(44)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.label.setToolTip(tooltip)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        self.slider.valueChanged.connect(self._on_change)
+
+    def _on_change(self, value: int) -> None:
+        self.label.setText(f"{value} %")
+        self.changed.emit()
+
+    def value(self) -> float:
+        return self.slider.value() / 100.0
+
+    def set_value(self, fraction: float) -> None:
+        self.slider.setValue(round(fraction * 100))
+
+
+class ControlPanel(QWidget):
+    """Live controls. Emits motion_changed (throttled) with a MotionSettings built from
+    the widgets, and size_changed / provider_changed for the render settings."""
+
+    motion_changed = Signal(object)    # MotionSettings
+    size_changed = Signal(int)
+    provider_changed = Signal(str)     # "auto" | "cpu" | "cuda"
+
+    REGIONS = (
+        ("pose", "Head pose", "How much of the driver's head turn, tilt and sway to use"),
+        ("brows", "Brows", "How much of the driver's eyebrow motion to use"),
+        ("eyes", "Eyes", "How much of the driver's blinks and eye motion to use"),
+        ("mouth", "Mouth", "How much of the driver's mouth motion to use"),
+    )
+
+    def __init__(self, neutral: QAction, auto_neutral: QAction, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._neutral_frame: int | None = None
+        self._pending = False
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(THROTTLE_MS)
+        self._throttle.timeout.connect(self._flush)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._motion_group(neutral, auto_neutral))
+        layout.addWidget(self._output_group())
+        # Room for later panels (few-shot reference views) goes below, above the stretch.
+        layout.addStretch(1)
+
+    # ---------------------------------------------------------------------- building
+    def _motion_group(self, neutral: QAction, auto_neutral: QAction) -> QGroupBox:
+        group = QGroupBox("Motion", self)
+        grid = QGridLayout(group)
+        self.relative = QRadioButton("Relative", group)
+        self.relative.setToolTip("Relative: the portrait keeps its own face and copies how "
+                                 "the driver's face moves from its neutral pose")
+        self.absolute = QRadioButton("Absolute", group)
+        self.absolute.setToolTip("Absolute: the portrait takes on the driver's face shape "
+                                 "and pose frame by frame")
+        self.relative.setChecked(True)
+        modes = QButtonGroup(group)
+        modes.addButton(self.relative)
+        modes.addButton(self.absolute)
+        modes.buttonToggled.connect(lambda *_: self._schedule())
+        row = QHBoxLayout()
+        row.addWidget(self.relative)
+        row.addWidget(self.absolute)
+        row.addStretch(1)
+        grid.addLayout(row, 0, 0, 1, 2)
+        self.strengths: dict[str, StrengthSlider] = {}
+        for line, (key, label, tip) in enumerate(self.REGIONS, start=1):
+            slider = StrengthSlider(tip, group)
+            slider.changed.connect(self._schedule)
+            self.strengths[key] = slider
+            grid.addWidget(QLabel(label, group), line, 0)
+            grid.addWidget(slider, line, 1)
+        self.smoothing = QSlider(Qt.Orientation.Horizontal, group)
+        self.smoothing.setRange(0, 100)
+        self.smoothing.setValue(50)
+        self.smoothing.setToolTip("Smoothing: removes landmark jitter; high values also "
+                                  "soften fast motion")
+        self.smoothing.valueChanged.connect(self._schedule)
+        grid.addWidget(QLabel("Smoothing", group), 5, 0)
+        grid.addWidget(self.smoothing, 5, 1)
+        grid.addLayout(self._neutral_row(group, neutral, auto_neutral), 6, 0, 1, 2)
+        self.neutral_label = QLabel("Neutral pose: automatic", group)
+        self.neutral_label.setToolTip("The driver frame whose expression counts as "
+                                      "'no motion' for the portrait")
+        grid.addWidget(self.neutral_label, 7, 0, 1, 2)
+        reset = QPushButton("Reset motion controls", group)
+        reset.setToolTip("Set mode, strengths and smoothing back to their defaults")
+        reset.clicked.connect(self.reset)
+        grid.addWidget(reset, 8, 0, 1, 2)
+        return group
+
+    def _neutral_row(self, parent, neutral: QAction, auto_neutral: QAction) -> QHBoxLayout:
+        row = QHBoxLayout()
+        for action in (neutral, auto_neutral):
+            button = QToolButton(parent)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            row.addWidget(button)
+        return row
+
+    def _output_group(self) -> QGroupBox:
+        group = QGroupBox("Output", self)
+        form = QFormLayout(group)
+        self.size_combo = QComboBox(group)
+        self.size_combo.setToolTip("Generator working size: 512 is sharper, 256 is faster")
+        self.size_combo.currentIndexChanged.connect(
+            lambda _: self.size_changed.emit(self.size()))
+        form.addRow("Size", self.size_combo)
+        self.provider_combo = QComboBox(group)
+        self.provider_combo.setToolTip("Where the generator runs. The status bar shows the "
+                                       "provider really in use")
+        for label, value in (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA (NVIDIA GPU)", "cuda")):
+            self.provider_combo.addItem(label, value)
+        self.provider_combo.currentIndexChanged.connect(
+            lambda _: self.provider_changed.emit(self.provider()))
+        form.addRow("Provider", self.provider_combo)
+        self.set_sizes((256, 512), 256)
+        return group
+
+    # ------------------------------------------------------------------------ values
+    def set_sizes(self, sizes, current: int) -> None:
+        self.size_combo.blockSignals(True)
+        self.size_combo.clear()
+        for size in sizes:
+            self.size_combo.addItem(f"{size} px", int(size))
+        index = self.size_combo.findData(int(current))
+        self.size_combo.setCurrentIndex(max(0, index))
+        self.size_combo.blockSignals(False)
+
+    def size(self) -> int:
+        return int(self.size_combo.currentData() or 256)
+
+    def set_provider(self, provider: str, cuda_offered: bool) -> None:
+        self.provider_combo.blockSignals(True)
+        item = self.provider_combo.model().item(2)
+        item.setEnabled(cuda_offered)
+        if not cuda_offered:
+            item.setToolTip("No CUDA-capable onnxruntime or NVIDIA GPU found on this machine")
+            provider = "auto" if provider == "cuda" else provider
+        self.provider_combo.setCurrentIndex(max(0, self.provider_combo.findData(provider)))
+        self.provider_combo.blockSignals(False)
+
+    def provider(self) -> str:
+        return str(self.provider_combo.currentData())
+
+    def motion(self) -> MotionSettings:
+        strengths = RegionStrengths(**{k: s.value() for k, s in self.strengths.items()})
+        return MotionSettings(mode="absolute" if self.absolute.isChecked() else "relative",
+                              neutral_frame=self._neutral_frame, strengths=strengths,
+                              smoothing=self.smoothing.value() / 100.0)
+
+    def set_neutral_frame(self, index: int | None, live: bool = False) -> None:
+        """Shown, and carried into motion(); no signal (the worker already knows)."""
+        self._neutral_frame = None if live else index
+        if index is None and not live:
+            text = "Neutral pose: automatic"
+        elif live:
+            text = "Neutral pose: the camera frame you picked"
+        else:
+            text = f"Neutral pose: driver frame {index + 1}"
+        self.neutral_label.setText(text)
+
+    def reset(self) -> None:
+        defaults = MotionSettings()
+        self.relative.setChecked(True)
+        for key, slider in self.strengths.items():
+            slider.set_value(getattr(defaults.strengths, key))
+        self.smoothing.setValue(round(defaults.smoothing * 100))
+
+    def with_neutral(self, motion: MotionSettings) -> MotionSettings:
+        return replace(motion, neutral_frame=self._neutral_frame)
+
+    # -------------------------------------------------------------------- throttling
+    def _schedule(self) -> None:
+        """Send now if nothing was sent in the last THROTTLE_MS, else once it has passed:
+        the preview follows a dragged slider without a flood of re-renders."""
+        if self._throttle.isActive():
+            self._pending = True
+            return
+        self.motion_changed.emit(self.motion())
+        self._throttle.start()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._pending = False
+            self.motion_changed.emit(self.motion())
+            self._throttle.start()
