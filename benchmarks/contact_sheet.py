@@ -17,6 +17,8 @@ whose face proportions differ most from the portrait's, at that driver's widest 
       --prop-drivers E.mp4 F.npz --out bench_out/sheet.png
 
 Runs in the app's venv (it uses the app's landmark tracker, video reader and renderer).
+Rendering goes through one of two interchangeable functions with the same contract:
+render_frames_api (default, only the picked frames) or render_frames (the CLI).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Sequence
 
@@ -244,13 +246,18 @@ def scaled_square(square: tuple[float, float, float], src_shape, dst_shape):
 
 
 def label(cell: np.ndarray, text: str) -> np.ndarray:
-    """Write `text` on a dark strip at the bottom of the cell (in place; returns it)."""
+    """Write `text` (lines split on newlines) on a darkened strip at the bottom of the
+    cell, in place; returns the cell."""
     font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.38, 1
-    (_, text_h), base = cv2.getTextSize(text, font, scale, thickness)
-    top = cell.shape[0] - text_h - base - 4
+    lines = [line for line in text.split("\n") if line]
+    if not lines:
+        return cell
+    line_h = cv2.getTextSize("Ag", font, scale, thickness)[0][1] + 6
+    top = cell.shape[0] - line_h * len(lines) - 2
     cell[top:] = (cell[top:] * 0.35).astype(np.uint8)
-    cv2.putText(cell, text, (3, cell.shape[0] - base - 2), font, scale, (255, 255, 255),
-                thickness, cv2.LINE_AA)
+    for n, line in enumerate(lines):
+        y = top + line_h * (n + 1) - 3
+        cv2.putText(cell, line, (3, y), font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return cell
 
 
@@ -294,7 +301,7 @@ def describe(kind: str, driver: Driver, index: int) -> str:
         "head turned": f"yaw {float(fs.yaw_degrees(points)):+.0f} deg",
         "neutral": "",
     }.get(kind, "")
-    return f"{driver.name} f{index} {value}".strip()
+    return f"{driver.name}\nframe {index} {value}".strip()
 
 
 def result_cells(portrait: Portrait, driver: Driver, indices: Sequence[int], size: int,
@@ -311,12 +318,10 @@ def result_cells(portrait: Portrait, driver: Driver, indices: Sequence[int], siz
 
 
 def driver_cells(driver: Driver, picks: dict[str, int], cell: int) -> dict[str, np.ndarray]:
+    """Unlabelled face crops of the driver's own frames, by hard-frame kind."""
     frames = driver_frames(driver, list(picks.values()))
-    cells = {}
-    for kind, index in picks.items():
-        square = face_square(driver.points[index], frames[index].shape)
-        cells[kind] = label(crop_cell(frames[index], square, cell), describe(kind, driver, index))
-    return cells
+    return {kind: crop_cell(frames[i], face_square(driver.points[i], frames[i].shape), cell)
+            for kind, i in picks.items()}
 
 
 def portrait_row(portrait: Portrait, main: Driver, picks: dict[str, int],
@@ -341,7 +346,7 @@ def proportion_cells(portrait: Portrait, candidates: Sequence[Driver], size: int
     driver, distance = choice
     index = fs.pick_hard_frames(driver.points, driver.detected)["mouth open"]
     drv = driver_cells(driver, {"mouth open": index}, cell)["mouth open"]
-    label(drv, f"{driver.name} f{index} d={distance:.2f}")
+    label(drv, f"{describe('mouth open', driver, index)}\nproportions d={distance:.2f}")
     return [drv, *result_cells(portrait, driver, [index], size, cell, renderer)]
 
 
@@ -361,7 +366,8 @@ def build_sheet(main_path: Path, portrait_paths: Sequence[Path], candidate_paths
     picks = fs.pick_hard_frames(main.points, main.detected)
     print(f"{main.name}: hard frames {picks}", file=sys.stderr)
     candidates = [load_driver(p) for p in candidate_paths]
-    main_cells = driver_cells(main, picks, cell)
+    main_cells = {kind: label(c, describe(kind, main, picks[kind]))
+                  for kind, c in driver_cells(main, picks, cell).items()}
     rows = []
     for path in portrait_paths:
         portrait = load_portrait_face(path)
@@ -486,14 +492,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--portraits", nargs="+", help="portrait paths or stems")
     ap.add_argument("--prop-drivers", nargs="*",
                     help="candidate drivers for the 'different proportions' column "
-                         "(shared preset: every other clip; give none to drop it)")
+                         "(shared preset default: every other clip; the option with no "
+                         "value drops the column)")
     ap.add_argument("--out", type=Path, help="output PNG")
     ap.add_argument("--size", type=int, choices=(256, 512), default=256)
     ap.add_argument("--cell", type=int, default=160, help="cell side in pixels")
-    ap.add_argument("--backend", choices=sorted(RENDERERS), default="cli",
-                    help="cli: renders through talkinghead-studio (exact export frames, "
-                         "renders up to the last picked frame); api: only the picked "
-                         "frames, unsmoothed (default %(default)s)")
+    ap.add_argument("--backend", choices=sorted(RENDERERS), default="api",
+                    help="api: renders only the picked frames through the Python API "
+                         "(fast; no smoothing, no watermark); cli: renders through "
+                         "talkinghead-studio up to the last picked frame (slower; exactly "
+                         "the frames of an export) (default %(default)s)")
     ap.add_argument("--render-cmd", default=DEFAULT_RENDER_CMD,
                     help="cli backend: render command prefix (default %(default)s)")
     return ap.parse_args(argv)
@@ -517,8 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     renderer = RENDERERS[args.backend]
     if args.backend == "cli":
-        def renderer(p, d, i, s):  # noqa: E306 - bind the configured command
-            return render_frames(p, d, i, s, render_cmd=args.render_cmd)
+        renderer = partial(render_frames, render_cmd=args.render_cmd)
     sheet = build_sheet(plan.driver, plan.portraits, plan.prop_drivers, args.size, args.cell,
                         renderer)
     write_png(sheet, plan.out)

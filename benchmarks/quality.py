@@ -12,14 +12,22 @@ Two experiments:
 
 Runner side: stdlib + numpy; every external program is called with an argument list.
 
-Default run (about 20-30 min on 2 CPU cores; the first pairs print an ETA):
-  python benchmarks/quality.py
-Full run (every frame, every generated frame embedded; several hours on 2 cores):
-  python benchmarks/quality.py --max-frames 0 --csim-stride 1
+Cost (CPU seconds, measured on the 2-core dev machine): thmetrics about 0.11 s per frame
+(0.06 s with --csim-stride 2, the default: the dlib embedding is most of it), 0.23 s per
+self-reenactment frame (SSIM), plus about 2.5 s per pair; the 256 px render about
+0.05-0.08 s per frame (more for large portraits: it encodes at portrait size) plus about
+2 s per start. Progress lines on stderr carry an ETA.
+
+Default run (96 cross pairs + 8 self clips, at most 100 frames each: about 30 CPU-minutes,
+so roughly 20-30 min on a quiet 2-core machine and longer when the cores are shared):
+  .venv/bin/python benchmarks/quality.py
+Full run (every frame, every generated frame embedded: about 2 CPU-hours, so about 1 h
+with both cores):
+  .venv/bin/python benchmarks/quality.py --max-frames 0 --csim-stride 1 --jobs 2
 Quick look at two pairs:
-  python benchmarks/quality.py --clips lp_d0 --portraits lp_s1 fr_obama --max-frames 30
+  .venv/bin/python benchmarks/quality.py --clips lp_d0 --portraits lp_s1 fr_obama --max-frames 30
 Re-score existing renders (e.g. after a thmetrics update):
-  python benchmarks/quality.py --skip-render
+  .venv/bin/python benchmarks/quality.py --skip-render
 
 Outputs (under --out, one folder per size/frame budget): renders/, eval/ (thmetrics
 summary + per-frame JSON per pair), logs/, report.md (the tables printed to stdout) and
@@ -579,7 +587,8 @@ def targets_section(outcomes: Sequence[TargetOutcome]) -> list[str]:
 def summary_line(outcomes: Sequence[TargetOutcome]) -> str:
     met = sum(o.passed for o in outcomes)
     parts = [f"{o.label}: {'n/a' if o.value is None else f'{o.value:.3f}'} "
-             f"{'PASS' if o.passed else 'FAIL'}" for o in outcomes]
+             f"{'PASS' if o.passed else 'FAIL'}" + (f" ({o.note})" if o.note else "")
+             for o in outcomes]
     return f"**Targets met: {met}/{len(outcomes)}** -- " + "; ".join(parts)
 
 
@@ -645,7 +654,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="folder with driving/ and portraits/ (default %(default)s)")
     ap.add_argument("--clips", nargs="+", help="driving clip stems or patterns (lp_d0 'lp_*')")
     ap.add_argument("--portraits", nargs="+", help="portrait stems or patterns")
-    ap.add_argument("--max-frames", type=int, default=120,
+    ap.add_argument("--max-frames", type=int, default=100,
                     help="frames per render, 0 = all (default %(default)s)")
     ap.add_argument("--size", type=int, choices=(256, 512), default=256)
     ap.add_argument("--jobs", type=int, default=1, help="pairs processed at once (default 1)")
@@ -718,7 +727,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    jobs = build_jobs(settings, clips, portraits, not args.no_cross, not args.no_self)
+    try:
+        jobs = build_jobs(settings, clips, portraits, not args.no_cross, not args.no_self)
+    except RuntimeError as exc:  # frame 0 of a clip could not be extracted
+        print(f"quality benchmark cannot run: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(jobs)} pair(s) -> {settings.run_dir}", file=sys.stderr)
     results = run_jobs(settings, jobs, args.jobs)
     wall_s = time.perf_counter() - start

@@ -62,6 +62,18 @@ TRANSFORMS = {
     "screen capture: 75% + gamma 0.7 + TV range (CRF 28)": (
         "scale=trunc(iw*0.375)*2:trunc(ih*0.375)*2,eq=gamma=0.7:saturation=0.9,"
         "scale=in_range=pc:out_range=tv", 28),
+    "mirrored (CRF 23)": ("hflip", 23),
+}
+
+# Beyond what the scheme is designed for (--stress): shows where it stops working.
+STRESS = {
+    "stress: re-encode CRF 40": (None, 40),
+    "stress: crop to 50% (CRF 23)": (
+        "crop=trunc(iw*0.5/2)*2:trunc(ih*0.5/2)*2:trunc(iw*0.2):trunc(ih*0.3)", 23),
+    "stress: downscale to 40% (CRF 23)": ("scale=trunc(iw*0.2)*2:trunc(ih*0.2)*2", 23),
+    "stress: blur sigma 2 (CRF 23)": ("gblur=sigma=2", 23),
+    "stress: rotate 2 degrees (CRF 23)": ("rotate=2*PI/180", 23),
+    "stress: aspect 100%x70% (CRF 23)": ("scale=trunc(iw/2)*2:trunc(ih*0.35)*2", 23),
 }
 
 
@@ -147,7 +159,8 @@ def portrait_clips(seconds: float, max_side: int = 1024) -> list[Clip]:
         frames = []
         for t in range(int(seconds * fps)):
             phase = 2 * np.pi * t / fps
-            m = cv2.getRotationMatrix2D((w / 2, h * 0.4), 2.0 * np.sin(phase), 1.0 + 0.01 * np.sin(2 * phase))
+            m = cv2.getRotationMatrix2D((w / 2, h * 0.4), 2.0 * np.sin(phase),
+                                        1.0 + 0.01 * np.sin(2 * phase))
             frames.append(cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_REFLECT))
         clips.append(Clip(f"portrait:{path.stem} {w}x{h}", frames, fps))
@@ -156,8 +169,8 @@ def portrait_clips(seconds: float, max_side: int = 1024) -> list[Clip]:
 
 def synthetic_clips(count: int, seconds: float) -> list[Clip]:
     fps = 25.0
-    return [Clip(f"synthetic{seed}", list(synthetic.talking_head_clip(seed, int(seconds * fps))), fps)
-            for seed in range(count)]
+    return [Clip(f"synthetic{seed}", list(synthetic.talking_head_clip(seed, int(seconds * fps))),
+                 fps) for seed in range(count)]
 
 
 @dataclass
@@ -178,12 +191,15 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def save_gif(frames: list[np.ndarray], path: Path, fps: float) -> None:
-    """Pillow GIF with an adaptive palette per frame and Floyd-Steinberg dithering."""
-    from PIL import Image
-
-    images = [Image.fromarray(f).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
-                                          dither=Image.Dither.FLOYDSTEINBERG) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    """GIF as core/export.py's GifSink writes it: ffmpeg, width capped at 640, two-pass
+    palette, Bayer dithering."""
+    h, w = frames[0].shape[:2]
+    graph = ("scale='min(640,iw)':-2:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];"
+             "[b][p]paletteuse=dither=bayer:bayer_scale=3")
+    cmd = [ffmpeg(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+           "-r", f"{min(fps, 25.0):.6g}", "-i", "-", "-filter_complex", graph, "-loop", "0",
+           str(path)]
+    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
 
 
 def run_clips(clips: list[Clip], work: Path, payload: bytes) -> dict:
@@ -191,7 +207,7 @@ def run_clips(clips: list[Clip], work: Path, payload: bytes) -> dict:
     marked_rows = {name: Row() for name in TRANSFORMS}
     clean_rows = {name: Row() for name in TRANSFORMS}
     still_rows = {k: Row() for k in ("PNG still", "still after CRF 23", "clean PNG still",
-                                      "GIF (Pillow, 256 colours)")}
+                                      "GIF (ffmpeg palette, as GifSink)")}
     psnrs = []
     for i, clip in enumerate(clips):
         marked = [marker.embed(f) for f in clip.frames]
@@ -211,7 +227,7 @@ def run_clips(clips: list[Clip], work: Path, payload: bytes) -> dict:
         still_rows["clean PNG still"].add(detect_frames(clip.frames[:1]), payload)
         gif = work / f"{i}.gif"
         save_gif(marked[: max(1, int(clip.fps))], gif, clip.fps)
-        still_rows["GIF (Pillow, 256 colours)"].add(detect_file(gif), payload)
+        still_rows["GIF (ffmpeg palette, as GifSink)"].add(detect_file(gif), payload)
         print(f"  clip {i + 1}/{len(clips)} {clip.name}: done", file=sys.stderr)
     return {"marked": marked_rows, "clean": clean_rows, "still": still_rows, "psnr": psnrs}
 
@@ -281,11 +297,15 @@ def main() -> None:
     parser.add_argument("--per-clip", type=int, default=3, help="1-s excerpts per real clip")
     parser.add_argument("--synthetic", type=int, default=6, help="procedural clips")
     parser.add_argument("--seconds", type=float, default=1.0, help="excerpt length")
+    parser.add_argument("--stress", action="store_true",
+                        help="also run transformations beyond the design (rotation, ...)")
     parser.add_argument("--no-portraits", action="store_true", help="skip the animated portraits")
     parser.add_argument("--scores", action="store_true", help="print every score")
     args = parser.parse_args()
     if args.quick:
         args.per_clip, args.synthetic = 1, 2
+    if args.stress:
+        TRANSFORMS.update(STRESS)
     cv2.setNumThreads(1)
     payload = default_payload()
     clips = real_clips(args.per_clip, args.seconds) + synthetic_clips(args.synthetic, args.seconds)

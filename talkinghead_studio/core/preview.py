@@ -693,24 +693,36 @@ class PreviewSession:
         if self._animator is not None:
             self._animator.set_driver_reference(points)
 
-    def _update_reference(self, current: np.ndarray) -> None:
-        """Pick the driver's neutral pose: the user's frame, else the export's automatic
-        choice once the first seconds are tracked, else (meanwhile) the current frame."""
-        if self._reference is not None and not self._reference_is_auto_guess:
-            return
+    @property
+    def reference_pending(self) -> bool:
+        """True while the neutral pose is a stand-in waiting for the automatic choice."""
+        return self.driver is not None and (self._reference is None
+                                            or self._reference_is_auto_guess)
+
+    def resolve_reference(self) -> bool:
+        """Set the neutral pose from the user's frame, or from the export's automatic
+        choice once the first seconds are tracked. True when the reference changed."""
+        if not self.reference_pending:
+            return False
         driver = self.driver
         wanted = self.motion.neutral_frame
         if wanted is None:
             wanted = driver.auto_neutral()
-        if wanted is not None:
-            frame = driver.frame(wanted)
-            points = None if frame is None else driver.landmarks(wanted, frame,
-                                                                 self._detect())
-            if points is not None:
-                self._set_reference(points, auto_guess=False)
-                return
-        if self._reference is None:
-            self._set_reference(current, auto_guess=True)
+        if wanted is None:
+            return False
+        frame = driver.frame(wanted)
+        points = None if frame is None else driver.landmarks(wanted, frame, self._detect())
+        if points is None:
+            return False
+        self._set_reference(points, auto_guess=False)
+        return True
+
+    def _update_reference(self, current: np.ndarray) -> None:
+        """Until the real neutral pose is known, the current frame stands in for it."""
+        if not self.resolve_reference() and self._reference is None:
+            # A camera has no "first seconds" to choose from: its first face is the
+            # neutral pose until the user picks another ("use as neutral").
+            self._set_reference(current, auto_guess=not self.driver.meta.is_live)
 
     def render(self, index: int | None, frame: np.ndarray | None = None) -> PreviewFrame | None:
         """Preview of driver frame ``index`` (or the given live ``frame``); None past the end."""

@@ -40,6 +40,9 @@ from talkinghead_studio.core.pipeline import RenderProgress, RenderResult
 
 log = logging.getLogger(__name__)
 
+# QMessageBox wraps its text at a narrow width; long advice reads better wider.
+MESSAGE_STYLE = "QLabel#qt_msgbox_informativelabel { min-width: 420px; }"
+
 _TITLES = (
     (errors.NoFaceFound, "No face found"),
     (errors.UnreadableVideo, "Cannot read this video"),
@@ -91,6 +94,7 @@ class ErrorPresenter(QObject):
         box.setIcon(QMessageBox.Icon.Critical if unexpected else QMessageBox.Icon.Warning)
         box.setText(f"<b>{error_title(error)}</b>")
         box.setInformativeText(message)
+        box.setStyleSheet(MESSAGE_STYLE)
         if details:
             box.setDetailedText(details)
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
@@ -150,6 +154,7 @@ def ask(parent: QWidget, title: str, text: str, yes: str,
                       QMessageBox.StandardButton.NoButton, parent)
     box.setObjectName("confirmDialog")
     box.setInformativeText(text)
+    box.setStyleSheet(MESSAGE_STYLE)
     agree = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(agree)

@@ -184,6 +184,7 @@ class PreviewWorker(ThreadedWorker):
         self._shown_times: list[float] = []
         self._last_stats = 0.0
         self._last_tracking = -1.0
+        self._frames_sent = 0
 
     # ------------------------------------------------------------- GUI-thread API
     def _post(self, name: str, value: Any = None) -> None:
@@ -235,6 +236,13 @@ class PreviewWorker(ThreadedWorker):
         except ValueError:
             pass   # a frame sent before a reset; the count is already full
 
+    @property
+    def neutral_pending(self) -> bool:
+        """True while the shown frames use a stand-in neutral pose (the automatic one is
+        chosen once the driver's first seconds are tracked). Read-only, any thread."""
+        session = self._session
+        return session is not None and session.reference_pending
+
     def stop(self, timeout_ms: int = 10_000) -> bool:
         self._post("quit")
         return self.wait(timeout_ms)
@@ -247,7 +255,11 @@ class PreviewWorker(ThreadedWorker):
                 commands = self._take_commands(self._wait_time())
                 if not self._apply_all(commands):
                     return
-                self._step()
+                try:
+                    self._step()
+                except Exception as exc:  # a frame failed: say so, stop playing, go on
+                    self._dirty = False
+                    self._report(exc)
         finally:
             self._session.close()
 
@@ -260,8 +272,12 @@ class PreviewWorker(ThreadedWorker):
 
     def _wait_time(self) -> float | None:
         """How long to wait for a command before the next frame is due (None: forever)."""
-        if self._driver() is None or not (self._dirty or self._playing):
+        if self._driver() is None:
             return None
+        if not (self._dirty or self._playing):
+            # Paused on a frame shown with a stand-in neutral pose: look again soon, and
+            # re-render once the automatic neutral frame is known.
+            return 0.1 if self._session.reference_pending and self._frames_sent else None
         if self._dirty or self._is_live():
             return 0.0
         return max(0.0, self._clock.due(self._index) - time.perf_counter())
@@ -352,6 +368,7 @@ class PreviewWorker(ThreadedWorker):
             meta.fps, meta.frame_count, loop=True, realtime=self.realtime)
         self._index, self._live_seq, self._dirty = 0, 0, not meta.is_live
         self._last_tracking = -1.0
+        self._frames_sent = 0
         self.driver_ready.emit(meta)
         self.neutral_changed.emit(None)
         self.busy.emit("")
@@ -406,6 +423,9 @@ class PreviewWorker(ThreadedWorker):
     def _step(self) -> None:
         if self._driver() is None:
             return
+        if not self._playing and self._frames_sent and self._session.reference_pending \
+                and not self._is_live() and self._session.resolve_reference():
+            self._dirty = True
         if self._is_live():
             if self._playing or self._dirty:
                 self._step_live()
@@ -421,14 +441,14 @@ class PreviewWorker(ThreadedWorker):
         if got is None or not self._acquire_slot():
             return
         self._live_seq = got[0]
-        frame = self._session.render(None, got[1])
+        frame = self._render_holding_slot(None, got[1])
         self._dirty = False
         self._send(frame)
 
     def _step_file(self) -> None:
         if not self._acquire_slot():
             return
-        frame = self._session.render(self._index)
+        frame = self._render_holding_slot(self._index)
         if frame is None:              # past the real end (frame counts can be estimates)
             self._slots.release()
             self._index = 0
@@ -442,7 +462,16 @@ class PreviewWorker(ThreadedWorker):
             else:
                 self._index = following
 
+    def _render_holding_slot(self, index, live_frame=None):
+        """Render while holding a GUI slot; give the slot back if rendering fails."""
+        try:
+            return self._session.render(index, live_frame)
+        except BaseException:
+            self._slots.release()
+            raise
+
     def _send(self, frame) -> None:
+        self._frames_sent += 1
         self.frame_ready.emit(frame)
         if self._playing:
             self._measure_fps()

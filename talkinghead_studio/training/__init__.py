@@ -12,6 +12,12 @@ subcommand:
   meta.py       the meta-learning loop (Adam, AMP, checkpoints, CSV logs, torchrun/DDP).
   finetune.py   few-shot fine-tuning from psi' = P e_hat and w' = w0 + e_hat.
   export.py     fine-tuned generator -> ONNX under the generator contract.
+  cli.py        the `train` subcommands (hooked into talkinghead_studio/cli.py).
+
+Support: config.py (frozen settings), objectives.py (one G / one D update), vgg.py
+(perceptual networks, user-supplied weights), runtime.py (devices, AMP, torchrun,
+checkpoint files, CSV logs), samples.py (progress contact sheets), metrics.py (L1,
+SSIM), errors.py. How to run each stage at full scale: README.md in this folder.
 
 torch lives only in the optional extra ``train``; the app never imports this package,
 and nothing here imports torch at package import time (cli.py imports it lazily).

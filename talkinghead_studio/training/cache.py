@@ -121,13 +121,8 @@ def _crop(path: Path, points: dict[int, np.ndarray], size: int, quality: int):
     last = max(points)
     for number, frame in enumerate(iter_frames(path)):
         if number in points:
-            crop = crop_image(frame, box, size)
-            ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                                    [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if not ok:
-                raise TrainingError(f"JPEG encoding failed for {path.name} frame {number}.")
             numbers.append(number)
-            jpegs.append(data.tobytes())
+            jpegs.append(encode_crop(crop_image(frame, box, size), quality))
             marks.append(to_crop_units(points[number], box))
         if number >= last:
             break
@@ -168,44 +163,67 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     _atomic_write(path, write)
 
 
+@dataclass
+class VideoEntry:
+    """One video's cached frames. jpegs: JPEG bytes of RxRx3 crops (RGB content, encoded
+    by OpenCV); landmarks: Fx478x3 crop units (stored as float16)."""
+
+    name: str
+    frame_numbers: list[int]
+    jpegs: list[bytes]
+    landmarks: np.ndarray
+
+
+def encode_crop(crop: np.ndarray, quality: int = 95) -> bytes:
+    """RxRx3 uint8 RGB -> JPEG bytes (the cache's frame format)."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise TrainingError("JPEG encoding of a face crop failed.")
+    return data.tobytes()
+
+
 def process_shard(cache_dir: str, index: int, videos: list[tuple[str, str]],
                   settings: PreprocessSettings) -> ShardSummary:
     """Worker entry point: process ``videos`` [(path, name)] and write shard ``index``.
 
     A complete shard (its .json exists) is left as it is: this is what makes a rerun
     resume rather than restart."""
-    paths = _shard_paths(Path(cache_dir), index)
-    if paths["json"].exists():
-        return ShardSummary(index=index, **_summary_counts(paths["json"]), reused=True)
+    json_path = _shard_paths(Path(cache_dir), index)["json"]
+    if json_path.exists():
+        return ShardSummary(index=index, **_summary_counts(json_path), reused=True)
     summary = ShardSummary(index=index)
-    record = {"videos": [], "starts": [], "counts": [], "frame_numbers": [], "skipped": []}
-    jpegs: list[bytes] = []
-    marks: list[np.ndarray] = []
+    entries = []
     for path, name in videos:
         try:
             numbers, crops, points, missed = process_video(Path(path), settings)
         except StudioError as error:  # no face, undecodable: skip the video, say why
             summary.skipped.append((name, str(error)))
             continue
-        record["videos"].append(name)
-        record["starts"].append(len(jpegs))
-        record["counts"].append(len(crops))
-        record["frame_numbers"].append(numbers)
-        jpegs += crops
-        marks.append(points)
+        entries.append(VideoEntry(name, numbers, crops, points))
         summary.videos += 1
         summary.frames += len(crops)
         summary.frames_without_face += missed
-    record["skipped"] = summary.skipped
-    record["frames_without_face"] = summary.frames_without_face
-    _write_shard(paths, record, jpegs, marks)
+    write_shard(Path(cache_dir), index, entries, summary.skipped, summary.frames_without_face)
     return summary
 
 
-def _write_shard(paths: dict[str, Path], record: dict, jpegs: list[bytes],
-                 marks: list[np.ndarray]) -> None:
+def write_shard(cache_dir: Path, index: int, entries: list[VideoEntry],
+                skipped: list[tuple[str, str]] = (), frames_without_face: int = 0) -> None:
+    """Write shard ``index`` of a cache atomically, its .json last."""
+    paths = _shard_paths(cache_dir, index)
+    record = {"videos": [], "starts": [], "counts": [], "frame_numbers": [],
+              "skipped": list(skipped), "frames_without_face": frames_without_face}
+    jpegs: list[bytes] = []
+    for entry in entries:
+        record["videos"].append(entry.name)
+        record["starts"].append(len(jpegs))
+        record["counts"].append(len(entry.jpegs))
+        record["frame_numbers"].append(list(entry.frame_numbers))
+        jpegs += entry.jpegs
     offsets = np.zeros(len(jpegs) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(j) for j in jpegs])
+    marks = [np.asarray(e.landmarks, np.float16) for e in entries]
     landmarks = np.concatenate(marks) if marks else np.zeros((0, 478, 3), np.float16)
 
     def write_bin(tmp: Path) -> None:
@@ -215,7 +233,6 @@ def _write_shard(paths: dict[str, Path], record: dict, jpegs: list[bytes],
     _atomic_write(paths["bin"], write_bin)
     _save_npy(paths["offsets"], offsets)
     _save_npy(paths["landmarks"], landmarks)
-    # written last: its presence marks the shard complete
     _atomic_write(paths["json"], lambda tmp: tmp.write_text(json.dumps(record)))
 
 
@@ -230,9 +247,10 @@ def _fingerprint(names: list[str]) -> str:
     return hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()
 
 
-def _check_or_write_meta(cache_dir: Path, root: Path, names: list[str],
+def init_cache(cache_dir: Path, root: Path, names: list[str],
                          settings: PreprocessSettings) -> None:
-    """Refuse to mix two different preprocessings in one cache folder."""
+    """Create the cache folder and cache.json, or check that an existing one was made
+    from the same videos and settings: two preprocessings never mix in one folder."""
     meta = {"format": CACHE_FORMAT, "settings": asdict(settings), "root": str(root),
             "videos": len(names), "fingerprint": _fingerprint(names)}
     meta_path = cache_dir / "cache.json"
@@ -261,7 +279,7 @@ def preprocess(root: str | os.PathLike, cache_dir: str | os.PathLike,
     root, cache_dir = Path(root), Path(cache_dir)
     paths = discover_videos(root)
     names = [video_name(p, root) for p in paths]
-    _check_or_write_meta(cache_dir, root, names, settings)
+    init_cache(cache_dir, root, names, settings)
     step = settings.videos_per_shard
     jobs = [(i // step, list(zip(map(str, paths[i:i + step]), names[i:i + step])))
             for i in range(0, len(paths), step)]

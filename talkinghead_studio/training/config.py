@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
+from talkinghead_studio.training.errors import TrainingError
+
 AmpChoice = Literal["auto", "off", "bf16", "fp16"]
 
 
@@ -31,8 +33,9 @@ class NetworkConfig:
     def for_resolution(cls, resolution: int, base_channels: int = 64,
                        max_channels: int = 512) -> "NetworkConfig":
         """The paper's 256-px layout scaled to ``resolution`` (a multiple of 32)."""
-        if resolution < 32 or resolution % 32:
-            raise ValueError(f"resolution must be a multiple of 32 (>= 32), not {resolution}")
+        _require(resolution >= 32 and resolution % 32 == 0,
+                 f"--resolution must be a multiple of 32 (the generator contract's rule), "
+                 f"not {resolution}.")
         scale = resolution / 256
         return cls(
             resolution=resolution,
@@ -82,6 +85,9 @@ class MetaConfig:
     sample_every: int = 500
     workers: int = 4             # DataLoader worker processes per training process
 
+    def __post_init__(self) -> None:
+        _check_schedule(self.k, self.batch_size, self.d_steps, self.steps)
+
 
 @dataclass(frozen=True)
 class FinetuneConfig:
@@ -98,6 +104,21 @@ class FinetuneConfig:
     d_steps: int = 1
     amp: AmpChoice = "auto"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_schedule(1, self.batch_size, self.d_steps, self.steps)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise TrainingError(message)
+
+
+def _check_schedule(k: int, batch_size: int, d_steps: int, steps: int) -> None:
+    _require(k >= 1, f"--k must be at least 1, not {k}.")
+    _require(batch_size >= 1, f"--batch-size must be at least 1, not {batch_size}.")
+    _require(d_steps >= 1, f"discriminator steps per generator step must be >= 1, not {d_steps}.")
+    _require(steps >= 0, f"--steps must not be negative, not {steps}.")
 
 
 def to_dict(config) -> dict:

@@ -18,14 +18,15 @@ from talkinghead_studio.training.errors import TrainingError
 
 
 def select_videos(cache: FrameCache, exclude: tuple[str, ...] = ()) -> list[int]:
-    """Cache ids of the videos to train on: all, minus any whose name or whose last
-    path part is in ``exclude``. Row i of the discriminator's W belongs to id [i]."""
-    dropped = set(exclude)
+    """Cache ids of the videos to train on: all but those named in ``exclude``, where a
+    name also holds out everything below it ('id00017' holds out that whole identity).
+    Row i of the discriminator's W belongs to id [i]."""
+    held = tuple(exclude)
     chosen = [i for i, name in enumerate(cache.names)
-              if name not in dropped and name.rsplit("/", 1)[-1] not in dropped]
+              if not any(name == h or name.startswith(h.rstrip("/") + "/") for h in held)]
     if not chosen:
         raise TrainingError(f"No videos left to train on in {cache.cache_dir} "
-                            f"after excluding {sorted(dropped)}.")
+                            f"after excluding {sorted(held)}.")
     return chosen
 
 

@@ -178,11 +178,13 @@ def render(generator: PersonGenerator, landmarks: torch.Tensor, net: NetworkConf
 
 
 def save_person(path: str | os.PathLike, models: PersonModels, name: str,
-                sources: tuple[str, ...], steps: int) -> Path:
-    """Write the fine-tuned pair (the export reads the generator; D allows more tuning)."""
+                images: PersonImages, steps: int) -> Path:
+    """Write the fine-tuned pair (the export reads the generator; D allows more tuning)
+    and the images' landmarks (the export checks parity on them)."""
     path = Path(path)
     runtime.atomic_save({
-        "format": PERSON_FORMAT, "name": name, "sources": list(sources), "steps": steps,
+        "format": PERSON_FORMAT, "name": name, "sources": list(images.sources),
+        "steps": steps, "landmarks": images.landmarks.clone(),
         "network": to_dict(models.net), "psi_size": models.generator.psi.shape[1],
         "generator": models.generator.state_dict(),
         "discriminator": models.discriminator.state_dict(),

@@ -69,7 +69,8 @@ class ContentLoss(nn.Module):
         fake, real = fake.float(), real.float()
         with torch.autocast(device_type=fake.device.type, enabled=False):
             if self.vgg19 is not None:
-                terms["vgg19"] = self.cfg.lambda_vgg19 * _feature_l1(self.vgg19(fake), self.vgg19(real))
+                terms["vgg19"] = self.cfg.lambda_vgg19 * _feature_l1(
+                    self.vgg19(fake), self.vgg19(real))
             if self.vggface is not None:
                 terms["vggface"] = self.cfg.lambda_vggface * _feature_l1(
                     self.vggface(fake), self.vggface(real))

@@ -169,7 +169,7 @@ class MetaRun:
 
     cache_dir: Path
     run_dir: Path
-    exclude: tuple[str, ...] = ()   # video names (or last name parts) held out
+    exclude: tuple[str, ...] = ()   # held-out videos or folders (see select_videos)
     resume: bool = False
     device: str = "auto"
     tensorboard: bool = False
@@ -182,7 +182,7 @@ def _trainer_for(run: MetaRun, cache: FrameCache, net: NetworkConfig, loss: Loss
     latest = run.run_dir / LATEST
     if latest.exists() and not run.resume:
         raise TrainingError(f"{run.run_dir} already holds a checkpoint. Pass --resume to "
-                            f"continue it, or choose a new --run folder.")
+                            f"continue it, or choose a new --run-dir folder.")
     if run.resume and not latest.exists():
         raise TrainingError(f"Nothing to resume: {latest} does not exist.")
     if not run.resume:

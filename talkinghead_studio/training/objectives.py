@@ -2,7 +2,8 @@
 fine-tuning (they differ only in how D is conditioned on the person)."""
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, Iterator
 
 import torch
 
@@ -52,18 +53,12 @@ def apply_update(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
     scaler.update()
 
 
-def frozen(module: torch.nn.Module):
-    """Context: ``module``'s parameters take no gradients inside (D during G's step)."""
-    return _Frozen(module)
-
-
-class _Frozen:
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-
-    def __enter__(self) -> torch.nn.Module:
-        self.module.requires_grad_(False)
-        return self.module
-
-    def __exit__(self, *exc) -> None:
-        self.module.requires_grad_(True)
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``module``'s parameters take no gradients inside (D during G's step), so G's
+    backward pass neither computes nor leaves gradients for D."""
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        module.requires_grad_(True)

@@ -101,7 +101,8 @@ def load_state(path: str | os.PathLike, expected_format: str, what: str) -> dict
     if not path.is_file():
         raise TrainingError(f"{what} not found: {path}.")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: a checkpoint from elsewhere cannot run code when it is read
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and torch errors all mean "not readable"
         raise TrainingError(f"Could not read {what} {path.name} ({type(exc).__name__}); "
                             f"the file may be damaged.") from exc

@@ -75,9 +75,11 @@ def pixel_centres(ny: Tensor | int, nx: Tensor | int, r: Tensor | int,
 
 
 def polyline_closest(p: Tensor, chain: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Closest point of an open polyline to each point.
+    """Closest point of an open polyline to each point, with a side.
 
-    p: Px2, chain: Kx2. Returns (distance P, segment index P long, fraction along it P).
+    p: Px2, chain: Kx2. Returns (signed distance P, segment index P long, fraction along
+    it P). The distance is positive on the right of the chain's direction, which with y
+    down is *below* a chain running left to right.
     """
     a, ab = chain[:-1], chain[1:] - chain[:-1]                   # (K-1)x2
     ap = p[:, None, :] - a[None]                                  # P x (K-1) x 2
@@ -86,7 +88,29 @@ def polyline_closest(p: Tensor, chain: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     d2 = (off * off).sum(-1)
     k = d2.argmin(1, keepdim=True)
     dist = d2.gather(1, k).clamp(min=1e-14).sqrt()[:, 0]
-    return dist, k[:, 0], t.gather(1, k)[:, 0]
+    seg = ab[k[:, 0]]
+    cross = seg[:, 0] * ap.gather(1, k[..., None].expand(-1, -1, 2))[:, 0, 1] \
+        - seg[:, 1] * ap.gather(1, k[..., None].expand(-1, -1, 2))[:, 0, 0]
+    side = torch.where(cross >= 0, torch.ones_like(dist), -torch.ones_like(dist))
+    return dist * side, k[:, 0], t.gather(1, k)[:, 0]
+
+
+def between_chains(p: Tensor, upper: Tensor, lower: Tensor) -> tuple[Tensor, tuple, tuple]:
+    """How deep points lie inside the region between two chains sharing their ends.
+
+    upper, lower: Kx2, both running left to right from one corner to the other.
+    Returns (depth P: positive inside, negative outside, in crop units, continuous
+    even for a region thinner than the sampling grid; closest-point results of the
+    upper and of the lower chain, each (signed distance, segment, fraction)).
+    """
+    up = polyline_closest(p, upper)
+    lo = polyline_closest(p, lower)
+    axis = upper[-1] - upper[0]
+    axis = axis / safe_norm(axis, 0)
+    from_left = ((p - upper[0]) * axis).sum(-1)
+    from_right = ((upper[-1] - p) * axis).sum(-1)
+    depth = torch.minimum(torch.minimum(up[0], -lo[0]), torch.minimum(from_left, from_right))
+    return depth, up, lo
 
 
 def chain_point(chain: Tensor, k: Tensor, t: Tensor) -> Tensor:

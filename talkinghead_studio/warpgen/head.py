@@ -74,16 +74,16 @@ def ring_vertices(src: Tensor, drv: Tensor, head: Affine, frame: HeadFrame
     oval = list(topo.FACE_OVAL)
     oval_s, oval_d = src[oval, :2], drv[oval]
     centre = oval_s.mean(0)
-    residual = oval_d[:, :2] - _forward(oval_s, head, frame)
-    head_inv = head.inverse()
-    srcs, drvs = [], []
-    for layer in range(1, topo.RING_LAYERS + 1):
-        t = layer / topo.RING_LAYERS
-        s = oval_s + (t * topo.RING_REACH) * (oval_s - centre)
-        d = _forward(s, head, frame) + ((1.0 - t) ** 2) * residual
-        if layer == topo.RING_LAYERS:
-            # Land exactly on the outside field, so the ring's outer edge has no seam.
-            s = outside_backward(d, head_inv, frame)
-        srcs.append(s)
-        drvs.append(torch.cat([d, oval_d[:, 2:] + RING_DEPTH], -1))
-    return torch.cat(srcs, 0), torch.cat(drvs, 0)
+    n_layers = topo.RING_LAYERS
+    t = torch.arange(1, n_layers + 1, dtype=torch.float32)[:, None, None] / n_layers   # Lx1x1
+    layers = oval_s[None] + (t * topo.RING_REACH) * (oval_s - centre)[None]           # Lx36x2
+    everything = torch.cat([oval_s[None], layers], 0)                                  # (L+1)x36x2
+    forward = _forward(everything, head, frame)
+    residual = oval_d[:, :2] - forward[0]
+    d = forward[1:] + ((1.0 - t) ** 2) * residual[None]
+    # The outermost layer lands exactly on the outside field, so the ring's outer edge has
+    # no seam: its source points are where that field says its driving points come from.
+    outer = outside_backward(d[-1], head.inverse(), frame)
+    s = torch.cat([layers[:-1], outer[None]], 0)
+    z = oval_d[None, :, 2:].expand(n_layers, -1, -1) + RING_DEPTH
+    return s.reshape(-1, 2), torch.cat([d, z], -1).reshape(-1, 3)

@@ -1,43 +1,62 @@
 """The mesh-warp generator: landmarks in, warped portrait out (torch source of the ONNX file).
 
 Per frame:
-1. Geometry on a coarse grid (a quarter of the resolution): the face mesh plus mouth/eye
+1. Landmark clean-up (closure.py): crossed contours un-crossed, nearly closed eyes
+   closed, lash bands slid down with closing lids, lid margins tucked.
+2. Geometry on a coarse grid (a quarter of the resolution): the face mesh plus mouth/eye
    fill triangles plus a ring around the oval, rasterised with a z-buffer in *driving*
-   space, gives each cell the source point it shows; cells outside follow the head
-   motion field (head.py). Only the displacement is upsampled, so a neutral frame maps
-   every pixel onto itself exactly.
-2. One full-resolution GridSample of [source RGB, person matte] gives the warped person
+   space (raster.py), gives each cell the source point it shows; cells outside follow
+   the head motion field (head.py). Only the displacement is upsampled, so a neutral
+   frame maps every pixel onto itself exactly.
+3. One full-resolution GridSample of [source RGB, person matte] gives the warped person
    and its alpha.
-3. Inside a window around the eyes and mouth, an inner layer (inner.py, shading.py)
-   replaces the mouth and eye holes: eyeballs that lids slide over, teeth attached to
-   their lips, and a synthetic interior where the source shows none. Its edge comes
-   from a distance field, so it is sharp at full resolution.
-4. The warped person goes over a still background: the source itself where nothing
+4. Inside a window around the eyes and mouth, where the warp folds (a closing eye or
+   mouth) and a coarse field would smear, the lid and lip triangles are rasterised again
+   at full resolution and that window is resampled; then an inner layer (inner.py,
+   shading.py) fills the mouth and eye openings: eyeballs the lids slide over, teeth
+   attached to their lips, and a synthetic interior where the source shows none.
+5. The warped person goes over a still background: the source itself where nothing
    moved, ``background_image`` where the head moved away and uncovered it.
 
 Tensors: images 1x3xRxR float32 RGB [0,1]; landmarks 1x478x3 crop-normalised.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
 from talkinghead_studio.warpgen import topology as topo
-from talkinghead_studio.warpgen.geometry import pixel_centres
-from talkinghead_studio.warpgen.head import (
-    head_frame,
-    head_motion,
-    outside_backward,
-    ring_vertices,
-)
-from talkinghead_studio.warpgen.inner import eye_fields, mouth_fields, mouth_width, window_points
-from talkinghead_studio.warpgen.raster import rasterise
+from talkinghead_studio.warpgen.closure import clean_landmarks
+from talkinghead_studio.warpgen.geometry import pixel_centres, smoothstep
+from talkinghead_studio.warpgen.head import head_frame, head_motion, outside_backward, ring_vertices
+from talkinghead_studio.warpgen.inner import inner_fields, mouth_width, window_points
+from talkinghead_studio.warpgen.raster import TriangleMaps, rasterise, window_centres
 from talkinghead_studio.warpgen.shading import mouth_interior, portrait_colours
 
 Tensor = torch.Tensor
 
-COARSE = 4            # geometry grid is this many times coarser than the output
-WINDOW_MARGIN = 2     # coarse cells around the eye/mouth contours in the inner window
+COARSE = 4                 # geometry grid is this many times coarser than the output
+WINDOW_MARGIN = 2          # coarse cells around the eye/mouth contours in the inner window
+THIN_OPENING = (1.5, 4.0)  # output pixels: openings thinner than this fade to the lids
+DETAIL_BLOCK = 1.0 / 20    # crop units: largest block the full-resolution pass searches
+
+
+class Window(NamedTuple):
+    """The inner-layer window in coarse cells (0-d long tensors)."""
+
+    y0: Tensor
+    x0: Tensor
+    ny: Tensor
+    nx: Tensor
+
+    def full(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.y0 * COARSE, self.x0 * COARSE, self.ny * COARSE, self.nx * COARSE
+
+
+def _index_buffer(values) -> Tensor:
+    return torch.tensor(list(values), dtype=torch.long)
 
 
 class MeshWarpGenerator(torch.nn.Module):
@@ -46,8 +65,14 @@ class MeshWarpGenerator(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         tris, classes = topo.warp_triangles()
+        classes_t = torch.tensor(classes)
+        detail = torch.zeros(len(tris), dtype=torch.bool)
+        detail[topo.detail_triangles()] = True
         self.register_buffer("tris", torch.tensor(tris, dtype=torch.long), persistent=False)
-        self.register_buffer("classes", torch.tensor(classes, dtype=torch.long),
+        self.register_buffer("classes", classes_t, persistent=False)
+        self.register_buffer("detail", detail, persistent=False)
+        self.register_buffer("all_tris", torch.arange(len(tris)), persistent=False)
+        self.register_buffer("detail_tris", _index_buffer(topo.detail_triangles()),
                              persistent=False)
 
     def forward(self, source_image: Tensor, source_landmarks: Tensor,
@@ -56,80 +81,109 @@ class MeshWarpGenerator(torch.nn.Module):
         src, drv = source_landmarks[0], driving_landmarks[0]
         size = source_image.shape[-1]
         coarse = size // COARSE
-        cls, disp = self._coarse_geometry(src, drv, coarse)
-        face = ((cls >= topo.CLASS_FACE) & (cls <= topo.CLASS_EYE)).float()
-        low = torch.cat([disp.reshape(coarse, coarse, 2).permute(2, 0, 1) * 2.0,
-                         face.reshape(1, coarse, coarse)], 0)[None]
-        up = F.interpolate(low, scale_factor=float(COARSE), mode="bilinear",
-                           align_corners=False)
-        ident = pixel_centres(size, size, size) * 2.0 - 1.0
-        limit = 1.0 - 1.0 / size
-        grid = (ident + up[0, :2].permute(1, 2, 0)).clamp(-limit, limit)[None]
-        # padding "zeros" + align_corners=False is onnxruntime's fast GridSample path;
-        # the clamp above gives the border behaviour.
-        sampled = F.grid_sample(torch.cat([source_image, source_matte], 1), grid,
-                                mode="bilinear", padding_mode="zeros", align_corners=False)
-        person = self._inner_layer(sampled[:, :3], source_image, src, drv,
-                                   cls.reshape(coarse, coarse), coarse)
-        alpha = torch.maximum(sampled[:, 3:], up[:, 2:])
-        uncovered = (source_matte - alpha).clamp(0.0, 1.0)
-        backdrop = source_image + uncovered * (background_image - source_image)
-        image = backdrop + alpha * (person - backdrop)
-        return image.clamp(0.0, 1.0), alpha
-
-    def _coarse_geometry(self, src: Tensor, drv: Tensor, coarse) -> tuple[Tensor, Tensor]:
-        """(triangle class per coarse cell, -1 = none; backward displacement (c*c)x2)."""
         head = head_motion(src, drv)
         frame = head_frame(drv)
+        clean = clean_landmarks(src, drv, head, frame.down)
+        drv = clean.driving
         ring_s, ring_d = ring_vertices(src, drv, head, frame)
-        vs = torch.cat([src[:, :2], ring_s], 0)
-        vd = torch.cat([drv, ring_d], 0)
-        ids, mesh_source = rasterise(vd, vs, self.tris, coarse)
-        cells = pixel_centres(coarse, coarse, coarse).reshape(-1, 2)
-        outside = outside_backward(cells, head.inverse(), frame)
+        fill_lower = [low for low, _ in topo.FILL_PAIRS]
+        maps = TriangleMaps(torch.cat([drv, ring_d, drv[fill_lower]], 0),
+                            torch.cat([clean.mesh_source[:, :2], ring_s, clean.fill_source], 0),
+                            self.tris)
+        ids, source = rasterise(maps, self.all_tris, coarse)
+        cells = window_centres(coarse, (0, 0, coarse, coarse))
         covered = ids >= 0
-        source = torch.where(covered[:, None], mesh_source, outside)
+        source = torch.where(covered[:, None], source,
+                             outside_backward(cells, head.inverse(), frame))
         cls = torch.where(covered, self.classes[ids.clamp(min=0)], torch.full_like(ids, -1))
-        return cls, source - cells
-
-    def _inner_layer(self, person: Tensor, image: Tensor, src: Tensor, drv: Tensor,
-                     cls: Tensor, coarse) -> Tensor:
-        """person (1x3xRxR) with the mouth and eye holes re-rendered inside a window."""
-        size = person.shape[-1]
-        y0, x0, ny, nx = _window(drv, coarse)
-        cells = pixel_centres(ny, nx, coarse, y0, x0).reshape(-1, 2)
-        cls_win = cls[y0:y0 + ny, x0:x0 + nx].reshape(-1)
-        mouth = mouth_fields(cells, src, drv)
-        eye_source, eye_dist = eye_fields(cells, src, drv)
-        is_mouth = mouth.distance < eye_dist
-        source = torch.where(is_mouth[:, None], mouth.source, eye_source)
-        dist = torch.where(is_mouth, mouth.distance, eye_dist)
-        hole = (cls_win == topo.CLASS_MOUTH) | (cls_win == topo.CLASS_EYE)
-        signed = torch.where(hole, -dist, dist) * size            # pixels, negative inside
-        synthetic = mouth.synthetic * is_mouth.float()
-        low = torch.stack([source[:, 0] * 2.0 - 1.0, source[:, 1] * 2.0 - 1.0, signed,
-                           synthetic, mouth.u, mouth.below_upper, mouth.above_lower], 0)
-        up = F.interpolate(low.reshape(1, 7, ny, nx), scale_factor=float(COARSE),
+        face = (covered & (cls != topo.CLASS_RING)).float()
+        low = torch.cat([source * 2.0 - 1.0, face[:, None]], 1).transpose(0, 1)
+        # Absolute source points are upsampled: a linear field stays exactly linear except
+        # in the outermost two pixel rows/columns (clamped, < 1.5 px off), which the
+        # paste-back feathers away entirely.
+        up = F.interpolate(low.reshape(1, 3, coarse, coarse), scale_factor=float(COARSE),
                            mode="bilinear", align_corners=False)
-        real = F.grid_sample(image, up[:, :2].permute(0, 2, 3, 1), mode="bilinear",
-                             padding_mode="zeros", align_corners=False)
+        grid = up[:, :2].permute(0, 2, 3, 1)
+        sampled = _sample(torch.cat([source_image, source_matte], 1), grid)
+        detail = (self.detail[ids.clamp(min=0)] & covered).float()
+        person = self._inner_layer(sampled[:, :3], source_image, grid, src, drv, maps,
+                                   cls.reshape(coarse, coarse), detail.reshape(coarse, coarse),
+                                   coarse)
+        alpha = torch.maximum(sampled[:, 3:], up[:, 2:])
+        # Person over a backdrop that is the source itself wherever the person still is,
+        # and the inpainted background where the head moved away and uncovered it.
+        uncovered = (source_matte - alpha).clamp(0.0, 1.0)
+        behind = 1.0 - alpha
+        image = (source_image * (behind - behind * uncovered)
+                 + background_image * (behind * uncovered) + person * alpha)
+        return image, alpha
+
+    def _inner_layer(self, person: Tensor, image: Tensor, grid: Tensor, src: Tensor,
+                     drv: Tensor, maps: TriangleMaps, cls: Tensor, detail: Tensor,
+                     coarse) -> Tensor:
+        """person (1x3xRxR) with the eye/mouth window re-rendered at full detail."""
+        size = person.shape[-1]
+        win = _window(drv, coarse)
+        low = _inner_fields(src, drv, win, cls, detail, coarse, size)
+        up = F.interpolate(low, scale_factor=float(COARSE), mode="bilinear",
+                           align_corners=False)                     # 1 x 9 x h x w
+        fy, fx, fh, fw = win.full()
+        coarse_grid = grid[:, fy:fy + fh, fx:fx + fw]
+        ids, source = rasterise(maps, self.detail_tris, size, (fy, fx, fh, fw),
+                                max_block=int(size * DETAIL_BLOCK))
+        exact = ((ids >= 0).reshape(1, fh, fw, 1)) & (up[:, 8:9].permute(0, 2, 3, 1) > 0.5)
+        fine_grid = torch.where(exact, source.reshape(1, fh, fw, 2) * 2.0 - 1.0, coarse_grid)
+        base = _sample(image, fine_grid)
+        real = _sample(image, up[:, :2].permute(0, 2, 3, 1))
         lip, teeth = portrait_colours(image, src)
         px = 1.0 / (mouth_width(drv) * size)
         synth = mouth_interior(up[:, 4:5], up[:, 5:6], up[:, 6:7], px, lip, teeth)
         inner = real + up[:, 3:4] * (synth - real)
-        cover = (0.5 - up[:, 2:3]).clamp(0.0, 1.0)
-        fy, fx = y0 * COARSE, x0 * COARSE
-        base = person[:, :, fy:fy + ny * COARSE, fx:fx + nx * COARSE]
-        delta = cover * (inner - base)
-        pads = (fx, size - fx - nx * COARSE, fy, size - fy - ny * COARSE)
-        return person + F.pad(delta, pads)
+        # The layer reaches half a pixel past the contour so its anti-aliased edge meets
+        # the lid/lip triangles, never the fill triangles behind it.
+        cover = (1.0 - up[:, 2:3]).clamp(0.0, 1.0) * up[:, 7:8]
+        window = base + cover * (inner - base)
+        old = person[:, :, fy:fy + fh, fx:fx + fw]
+        pads = (fx, size - fx - fw, fy, size - fy - fh)
+        return person + F.pad(window - old, pads)
 
 
-def _window(drv: Tensor, coarse) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Coarse-cell window (y0, x0, ny, nx) around the eye and mouth contours."""
+def _sample(image: Tensor, grid: Tensor) -> Tensor:
+    """Bilinear sample of image (1xCxHxW) at grid (1xhxwx2, [-1,1]); border clamp.
+
+    padding "zeros" with align_corners=False is onnxruntime's fast GridSample path (3x
+    faster than "border" at 512x512); the clamp gives the border behaviour.
+    """
+    limit = 1.0 - 1.0 / image.shape[-1]
+    return F.grid_sample(image, grid.clamp(-limit, limit), mode="bilinear",
+                         padding_mode="zeros", align_corners=False)
+
+
+def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, detail: Tensor,
+                  coarse, size) -> Tensor:
+    """Coarse inner-layer fields over the window, 1 x 9 x ny x nx:
+    source xy ([-1,1]), signed distance to the opening (output px, negative inside),
+    synthetic share, mouth u, below upper lip, above lower lip, visibility, detail."""
+    cells = pixel_centres(win.ny, win.nx, coarse, win.y0, win.x0).reshape(-1, 2)
+    cls_win = cls[win.y0:win.y0 + win.ny, win.x0:win.x0 + win.nx].reshape(-1)
+    detail_win = detail[win.y0:win.y0 + win.ny, win.x0:win.x0 + win.nx].reshape(-1)
+    f = inner_fields(cells, src, drv)
+    # A face triangle in front of an opening (the nose over the far eye in a head turn)
+    # hides it; a coarse-cell test is enough for that rare edge. An opening only a pixel
+    # or two high is a closing seam: the lids' own pixels show there.
+    hidden = ((f.depth > 0) & (cls_win == topo.CLASS_FACE)).float()
+    shown = smoothstep(THIN_OPENING[0], THIN_OPENING[1], f.opening * size) * (1.0 - hidden)
+    low = torch.stack([f.source[:, 0] * 2.0 - 1.0, f.source[:, 1] * 2.0 - 1.0,
+                       -f.depth * size, f.synthetic, f.u, f.below_upper, f.above_lower,
+                       shown, detail_win], 0)
+    return low.reshape(1, 9, win.ny, win.nx)
+
+
+def _window(drv: Tensor, coarse) -> Window:
+    """Coarse-cell window around the eye and mouth contours."""
     pts = window_points(drv)
     lo = torch.floor(pts.min(0).values * coarse).long() - WINDOW_MARGIN
     hi = torch.ceil(pts.max(0).values * coarse).long() + WINDOW_MARGIN
     lo = lo.clamp(0, coarse - 1)
     hi = torch.maximum(hi.clamp(max=coarse), lo + 1)
-    return lo[1], lo[0], hi[1] - lo[1], hi[0] - lo[0]
+    return Window(lo[1], lo[0], hi[1] - lo[1], hi[0] - lo[0])

@@ -1,11 +1,13 @@
 """A z-buffered triangle rasteriser made of plain tensor ops (exports to ONNX).
 
-Instead of testing every pixel against every triangle (P x T), each triangle tests only
-the S x S block of grid cells around its bounding box, where S is the largest triangle
-extent in cells (measured every frame, so big faces or zoomed drivers still rasterise
-completely). A scatter-min builds the z-buffer; a second scatter picks, per cell, the
-triangle whose depth won. At 512x512 (a 128x128 grid) that is ~1100 triangles x ~100
-cells instead of 1100 x 16384.
+Instead of testing every cell against every triangle, each triangle tests only the
+S x S block of grid cells around its bounding box. S is measured every frame, per class
+of triangles of similar size in that frame (so one big triangle does not inflate the
+block of all the others, and a zoomed driver still rasterises completely). Barycentric coordinates
+and depth are affine in the cell position, so they are built from a row part plus a
+column part (one broadcast add each). The z-buffer and the winning triangle come from
+a single scatter-min of a packed int64 key: quantised depth in the high bits, triangle
+index in the low bits.
 
 Units: crop-normalised x, y; z in crop units, negative towards the camera (the front-
 most triangle has the smallest z).
@@ -14,88 +16,134 @@ from __future__ import annotations
 
 import torch
 
+from talkinghead_studio.warpgen.onnx_ops import scatter_min
+
 Tensor = torch.Tensor
 
-_DET_EPS = 1e-9       # crop units^2: triangles thinner than this cover nothing
-_INSIDE_TOL = 1e-4    # barycentric slack so shared edges leave no cracks
-_FAR = 1e6
+_DET_EPS = 1e-9        # crop units^2: triangles thinner than this cover nothing
+_INSIDE_TOL = 1e-4     # barycentric slack so shared edges leave no cracks
+_Z_RANGE = (-3.9, 11.0)
+_Z_OFFSET, _Z_SCALE = 4.0, float(2 ** 20)  # (z + 4) * 2^20 stays below 2^24: exact in float32
+_ID_BITS = 4096        # triangle index in the low bits of the key (more than enough)
+_EMPTY = 2 ** 40       # key of a cell no triangle covers
 
 
-def triangle_maps(vd: Tensor, vs: Tensor, tris: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Per-triangle affine maps from a driving point (x, y, 1).
+class TriangleMaps:
+    """Per-triangle affine maps of a driving point (x, y, 1), for T triangles.
 
-    vd: Vx3 driving vertices (x, y, z); vs: Vx2 source vertices; tris: Tx3 long.
-    Returns (bary Tx2x3: -> (l1, l2), src Tx2x3: -> source xy, depth Tx3: -> z,
-    valid T bool).
+    coef: Tx4x3, rows l0, l1, l2 (barycentric coordinates) and the quantised depth
+    (z + 4) * 2^20. A degenerate triangle gets l0 = -1 everywhere, so it covers nothing.
+    src: Tx6 (source x row, source y row); lo, hi: Tx2 bounding box.
     """
-    d, s = vd[tris], vs[tris]                                     # Tx3x3, Tx3x2
-    e1, e2 = d[:, 1, :2] - d[:, 0, :2], d[:, 2, :2] - d[:, 0, :2]
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    valid = det.abs() > _DET_EPS
-    det = torch.where(det >= 0, det.clamp(min=_DET_EPS), det.clamp(max=-_DET_EPS))
-    row1 = torch.stack([e2[:, 1], -e2[:, 0]], -1) / det[:, None]  # l1 = row1 . (p - d0)
-    row2 = torch.stack([-e1[:, 1], e1[:, 0]], -1) / det[:, None]
-    lin = torch.stack([row1, row2], 1)                            # Tx2x2
-    off = -(lin @ d[:, 0, :2, None])[..., 0]                       # Tx2
-    bary = torch.cat([lin, off[..., None]], -1)                    # Tx2x3
-    es = torch.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], -1)   # Tx2x2 (columns)
-    src = es @ bary
-    src = torch.cat([src[..., :2], src[..., 2:] + s[:, 0, :, None]], -1)
-    ez = torch.stack([d[:, 1, 2] - d[:, 0, 2], d[:, 2, 2] - d[:, 0, 2]], -1)  # Tx2
-    depth = (ez[:, :, None] * bary).sum(1)
-    depth = torch.cat([depth[:, :2], depth[:, 2:] + d[:, 0, 2:3]], -1)
-    return bary, src, depth, valid
+
+    def __init__(self, vd: Tensor, vs: Tensor, tris: Tensor) -> None:
+        d0, d1, d2 = vd[tris[:, 0]], vd[tris[:, 1]], vd[tris[:, 2]]     # Tx3 each
+        ax, ay = d1[:, 0] - d0[:, 0], d1[:, 1] - d0[:, 1]               # edge d0->d1
+        bx, by = d2[:, 0] - d0[:, 0], d2[:, 1] - d0[:, 1]               # edge d0->d2
+        det = ax * by - ay * bx
+        valid = det.abs() > _DET_EPS
+        det = torch.where(det >= 0, det.clamp(min=_DET_EPS), det.clamp(max=-_DET_EPS))
+        # l1 = (by (x - x0) - bx (y - y0)) / det, l2 = (ax (y - y0) - ay (x - x0)) / det
+        l1 = torch.stack([by, -bx, bx * d0[:, 1] - by * d0[:, 0]], -1) / det[:, None]
+        l2 = torch.stack([-ay, ax, ay * d0[:, 0] - ax * d0[:, 1]], -1) / det[:, None]
+        l0 = torch.tensor([0.0, 0.0, 1.0]) - l1 - l2
+        never = torch.tensor([0.0, 0.0, -1.0])
+        l0 = torch.where(valid[:, None], l0, never)
+        l1 = torch.where(valid[:, None], l1, torch.zeros_like(l1))
+        l2 = torch.where(valid[:, None], l2, torch.zeros_like(l2))
+        z = (torch.stack([d0[:, 2], d1[:, 2], d2[:, 2]], -1).clamp(*_Z_RANGE)
+             + _Z_OFFSET) * _Z_SCALE                                     # Tx3
+        depth = z[:, 0:1] * l0 + z[:, 1:2] * l1 + z[:, 2:3] * l2
+        self.coef = torch.stack([l0, l1, l2, depth], 1)                  # Tx4x3
+        s0, s1, s2 = vs[tris[:, 0]], vs[tris[:, 1]], vs[tris[:, 2]]     # Tx2 each
+        self.src = torch.cat([s0[:, 0:1] * l0 + s1[:, 0:1] * l1 + s2[:, 0:1] * l2,
+                              s0[:, 1:2] * l0 + s1[:, 1:2] * l1 + s2[:, 1:2] * l2], -1)
+        xs = torch.stack([d0[:, 0], d1[:, 0], d2[:, 0]], -1)
+        ys = torch.stack([d0[:, 1], d1[:, 1], d2[:, 1]], -1)
+        self.lo = torch.stack([xs.min(-1).values, ys.min(-1).values], -1)
+        self.hi = torch.stack([xs.max(-1).values, ys.max(-1).values], -1)
 
 
-def _candidates(vd: Tensor, tris: Tensor, r: Tensor | int) -> tuple[Tensor, Tensor]:
-    """Cell indices (T x S x S, long) each triangle must test, and their centres (TxSxSx2)."""
-    xy = vd[tris][..., :2]                                        # Tx3x2
-    lo, hi = xy.min(1).values, xy.max(1).values                    # Tx2
-    size = torch.ceil((hi - lo).max() * r).clamp(max=r // 4).long() + 2
-    steps = torch.arange(size)
-    origin = torch.floor(lo * r - 0.5).long()                      # Tx2
-    ix = origin[:, 0, None, None] + steps[None, None, :]           # Tx1xS
-    iy = origin[:, 1, None, None] + steps[None, :, None]           # TxSx1
-    ix, iy = torch.broadcast_tensors(ix, iy)
-    inside_grid = (ix >= 0) & (ix < r) & (iy >= 0) & (iy < r)
-    flat = torch.where(inside_grid, iy * r + ix, torch.full_like(ix, -1))
-    centres = torch.stack([(ix.float() + 0.5) / r, (iy.float() + 0.5) / r], -1)
-    return flat, centres
+def _group_keys(maps: TriangleMaps, group: Tensor, r, window, max_block
+                ) -> tuple[Tensor, Tensor]:
+    """Flat window cells and packed keys of every (triangle, cell) pair one group tests.
+
+    group: indices of the triangles (long). Returns (cells N long, keys N long).
+    """
+    y0, x0, ny, nx = window
+    lo, hi = maps.lo[group], maps.hi[group]
+    block = torch.ceil((hi - lo).max() * r).clamp(max=max_block).long() + 2
+    steps = torch.arange(block)
+    origin = torch.floor(lo * r - 0.5).long()                         # Gx2
+    wx = origin[:, 0:1] - x0 + steps[None]                            # GxS, window columns
+    wy = origin[:, 1:2] - y0 + steps[None]
+    # Cells outside the window are moved far away, where no triangle can contain them.
+    far = torch.full_like(wx, 10 ** 6)
+    px = (torch.where((wx >= 0) & (wx < nx), wx + x0, far).float() + 0.5) / r
+    py = (torch.where((wy >= 0) & (wy < ny), wy + y0, far).float() + 0.5) / r
+    coef = maps.coef[group]                                           # Gx4x3
+    planes = ((coef[:, :, 0:1] * px[:, None] + coef[:, :, 2:3])[:, :, None, :]
+              + (coef[:, :, 1:2] * py[:, None])[:, :, :, None])       # Gx4xSyxSx
+    # The depth plane (~4e6) never wins the min, so min over all four is min(l0, l1, l2).
+    inside = planes.min(1).values >= -_INSIDE_TOL
+    key = planes[:, 3].long() * _ID_BITS + group[:, None, None]
+    key = torch.where(inside, key, torch.full_like(key, _EMPTY))
+    cell = (wy * nx)[:, :, None] + wx[:, None, :]
+    return cell.clamp(0, ny * nx - 1).reshape(-1), key.reshape(-1)
 
 
-def rasterise(vd: Tensor, vs: Tensor, tris: Tensor, r: Tensor | int) -> tuple[Tensor, Tensor]:
+# Share of the triangles in each size class, smallest first. Each class searches blocks
+# as large as its own largest triangle, so a few big or stretched triangles (a dropped
+# jaw, the ring) do not make every triangle search a big block.
+SIZE_CLASSES = (0.5, 0.3, 0.15, 0.05)
+
+
+def _size_classes(maps: TriangleMaps, subset: Tensor) -> list[Tensor]:
+    """Split ``subset`` (triangle indices) by this frame's triangle extents."""
+    extent = (maps.hi[subset] - maps.lo[subset]).max(-1).values
+    order = subset[torch.argsort(extent)]
+    n = int(subset.shape[0])  # a fixed list of triangles: a constant in the graph
+    bounds = [0]
+    for share in SIZE_CLASSES[:-1]:
+        bounds.append(bounds[-1] + int(round(share * n)))
+    bounds.append(n)
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def rasterise(maps: TriangleMaps, subset: Tensor, r, window=None, max_block=None
+              ) -> tuple[Tensor, Tensor]:
     """Front-most triangle at each cell centre of an r x r grid, and its source point.
 
-    Returns (tri_index r*r long, -1 where no triangle covers the cell;
-    source_xy r*r x 2 float, meaningless where tri_index is -1).
+    maps: the frame's triangles; subset: indices of the triangles to draw; window:
+    (y0, x0, ny, nx) cells to cover (default: the whole grid); max_block caps the search
+    block (cells), leaving parts of larger triangles to the caller's fallback.
+    Returns (triangle index (ny*nx) long, -1 where uncovered; source point (ny*nx)x2,
+    crop units).
     """
-    bary, src_map, depth_map, valid = triangle_maps(vd, vs, tris)
-    flat, centres = _candidates(vd, tris, r)
-    p1 = torch.cat([centres, torch.ones_like(centres[..., :1])], -1)   # TxSxSx3
-    l12 = torch.einsum("tij,tyxj->tyxi", bary, p1)
-    l0 = 1.0 - l12[..., 0] - l12[..., 1]
-    inside = torch.minimum(l0, l12.min(-1).values) >= -_INSIDE_TOL
-    ok = inside & valid[:, None, None] & (flat >= 0)
-    z = (p1 * depth_map[:, None, None, :]).sum(-1)
-    cells = r * r
-    slot = torch.where(ok, flat, torch.full_like(flat, cells)).reshape(-1)  # cells = trash
-    zbuf = torch.full((cells + 1,), _FAR).scatter_reduce(
-        0, slot, z.reshape(-1), reduce="amin", include_self=True)
-    tri_id = torch.arange(tris.shape[0])[:, None, None].expand_as(flat).reshape(-1)
-    wins = ok.reshape(-1) & (z.reshape(-1) <= zbuf[slot])
-    slot = torch.where(wins, slot, torch.full_like(slot, cells))
-    ids = torch.full((cells + 1,), -1, dtype=torch.long).scatter_reduce(
-        0, slot, tri_id, reduce="amax", include_self=True)[:cells]
-    pick = src_map[ids.clamp(min=0)]                              # (r*r)x2x3
-    grid = _grid_centres(r)
-    g1 = torch.cat([grid, torch.ones_like(grid[:, :1])], -1)
-    source = (pick * g1[:, None, :]).sum(-1)
+    if window is None:
+        window = (0, 0, r, r)
+    if max_block is None:
+        max_block = r // 4
+    parts = [_group_keys(maps, g, r, window, max_block) for g in _size_classes(maps, subset)]
+    cells = torch.cat([c for c, _ in parts])
+    keys = torch.cat([k for _, k in parts])
+    y0, x0, ny, nx = window
+    best = scatter_min(torch.full((ny * nx,), _EMPTY, dtype=torch.long), cells, keys)
+    ids = torch.where(best < _EMPTY, best - (best // _ID_BITS) * _ID_BITS,
+                      torch.full_like(best, -1))
+    centres = window_centres(r, window)
+    m = maps.src[ids.clamp(min=0)]                                   # (ny*nx)x6
+    x, y = centres[:, 0], centres[:, 1]
+    source = torch.stack([m[:, 0] * x + m[:, 1] * y + m[:, 2],
+                          m[:, 3] * x + m[:, 4] * y + m[:, 5]], -1)
     return ids, source
 
 
-def _grid_centres(r: Tensor | int) -> Tensor:
-    """Centres of all r x r cells in row-major order, (r*r) x 2 (x, y)."""
-    c = (torch.arange(r, dtype=torch.float32) + 0.5) / r
-    gx = c[None, :].expand(c.shape[0], -1).reshape(-1)
-    gy = c[:, None].expand(-1, c.shape[0]).reshape(-1)
+def window_centres(r, window) -> Tensor:
+    """Centres of the window's cells in row-major order, (ny*nx) x 2 (x, y), crop units."""
+    y0, x0, ny, nx = window
+    xs = (torch.arange(nx, dtype=torch.float32) + x0 + 0.5) / r
+    ys = (torch.arange(ny, dtype=torch.float32) + y0 + 0.5) / r
+    gx = xs[None, :].expand(ys.shape[0], -1).reshape(-1)
+    gy = ys[:, None].expand(-1, xs.shape[0]).reshape(-1)
     return torch.stack([gx, gy], -1)

@@ -19,10 +19,10 @@ from talkinghead_studio.warpgen import topology as topo
 
 Tensor = torch.Tensor
 
-IVORY = (0.90, 0.86, 0.78)
-UPPER_TEETH = 0.20        # visible height of the upper incisors, mouth widths
-LOWER_TEETH = 0.09
-TOOTH_GAPS = (0.0, 0.085, -0.085, 0.165, -0.165, 0.235, -0.235)  # from the centre, in u
+UPPER_TEETH = 0.16        # visible height of the upper incisors, mouth widths
+LOWER_TEETH = 0.05
+TEETH_HALF_WIDTH = 0.40   # teeth recede into the dark beyond this distance from the centre (u)
+TOOTH_PITCH = 0.075       # tooth width in u (mouth widths); gaps fall on multiples from the centre
 
 
 def _sample(image: Tensor, points: Tensor) -> Tensor:
@@ -40,10 +40,11 @@ def portrait_colours(image: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
     lips = 0.5 * (src[pairs[:, 0], :2] + src[pairs[:, 1], :2])
     lip = _sample(image, lips)
     skin = _sample(image, src[list(topo.SKIN_POINTS), :2])
-    luma = (skin * torch.tensor([0.30, 0.59, 0.11])).sum()
-    # Teeth are a little brighter than the skin they sit in, and share its light.
-    light = (luma / 0.55).clamp(0.35, 1.15)
-    teeth = (torch.tensor(IVORY) * 0.85 + skin * 0.15) * light
+    luma = (skin * torch.tensor([0.30, 0.59, 0.11])).sum().clamp(min=0.02)
+    # Teeth: a little brighter than the skin, half desaturated, in the portrait's colour
+    # cast (a varnished painting gets yellowed teeth, a dim photo dim ones).
+    tint = 0.5 * skin / luma + 0.5
+    teeth = (tint * (luma * 1.3).clamp(0.25, 0.85)).clamp(0.0, 1.0)
     return lip, teeth
 
 
@@ -52,25 +53,49 @@ def _edge(distance_inside: Tensor, px: Tensor) -> Tensor:
     return (distance_inside / px + 0.5).clamp(0.0, 1.0)
 
 
+def _arch(u: Tensor, half_width: float) -> Tensor:
+    """1 at the mouth centre falling to 0 at |u - 0.5| = half_width (a dental arch seen
+    from the front)."""
+    return (1.0 - ((u - 0.5) / half_width) ** 2).clamp(min=0.0).sqrt()
+
+
+def _cavity(u: Tensor, below_upper: Tensor, above_lower: Tensor, px: Tensor,
+            lip3: Tensor) -> Tensor:
+    """Dark mouth cavity with a tongue at the bottom. 1x3xHxW."""
+    gap = below_upper + above_lower
+    depth = (torch.minimum(below_upper, above_lower) / (0.5 * gap).clamp(min=1e-4)).clamp(0, 1)
+    side = _arch(u, 0.55)
+    # Warm the lip colour towards a maroon so the cavity never reads as a grey hole.
+    base = 0.5 * lip3 + 0.5 * torch.tensor([0.55, 0.17, 0.15]).reshape(1, 3, 1, 1)
+    cavity = base * (0.40 - 0.26 * depth) * (0.45 + 0.55 * side)
+    open_wide = ((gap - 0.10) / 0.15).clamp(0.0, 1.0)
+    # Tongue: an ellipse rising from the lower lip, its top edge in shadow.
+    across = (u - 0.5) / 0.30
+    top = 0.32 * gap * (1.0 - across * across).clamp(min=0.0).sqrt()
+    tongue_in = _edge(top - above_lower, px) * open_wide
+    under = (above_lower / top.clamp(min=1e-4)).clamp(0.0, 1.0)
+    tongue = base * (0.75 - 0.35 * under) * (0.6 + 0.4 * side)
+    return cavity + (tongue - cavity) * tongue_in
+
+
 def mouth_interior(u: Tensor, below_upper: Tensor, above_lower: Tensor, px: Tensor,
                    lip: Tensor, teeth: Tensor) -> Tensor:
     """RGB 1x3xHxW of the synthetic interior. u, below_upper, above_lower: 1x1xHxW."""
-    gap = below_upper + above_lower
-    arch = (1.0 - ((u - 0.5) / 0.46) ** 2).clamp(min=0.0).sqrt()
-    depth = (torch.minimum(below_upper, above_lower) / (0.5 * gap).clamp(min=1e-4)).clamp(0, 1)
+    below_upper, above_lower = below_upper.clamp(min=0.0), above_lower.clamp(min=0.0)
     lip3, teeth3 = lip.reshape(1, 3, 1, 1), teeth.reshape(1, 3, 1, 1)
-    cavity = lip3 * (0.30 - 0.16 * depth) * (0.55 + 0.45 * arch)
-    open_wide = ((gap - 0.12) / 0.15).clamp(0.0, 1.0)
-    tongue_in = _edge(0.30 * gap - above_lower, px) * _edge(0.32 - (u - 0.5).abs(), px)
-    colour = cavity + (lip3 * 0.55 * (0.6 + 0.4 * arch) - cavity) * (tongue_in * open_wide)
-    lower_h = torch.minimum(LOWER_TEETH * arch, 0.3 * gap) * open_wide
-    lower_in = _edge(lower_h - above_lower, px) * (lower_h > 0.002).float()
-    colour = colour + (teeth3 * 0.62 * (0.55 + 0.45 * arch) - colour) * lower_in
-    upper_h = torch.minimum(UPPER_TEETH * arch, 0.6 * gap)
-    upper_in = _edge(upper_h - below_upper, px)
-    sigma = torch.maximum(px * 0.8, torch.tensor(0.004))
-    lines = sum(torch.exp(-(((u - 0.5 - g) / sigma) ** 2)) for g in TOOTH_GAPS)
-    shadow = 1.0 - 0.5 * torch.exp(-below_upper / 0.03)
-    tip = 1.0 - 0.25 * ((below_upper / upper_h.clamp(min=1e-3)) ** 4).clamp(max=1.0)
-    upper = teeth3 * (0.55 + 0.45 * arch) * shadow * tip * (1.0 - 0.3 * lines)
-    return colour + (upper - colour) * upper_in
+    colour = _cavity(u, below_upper, above_lower, px, lip3)
+    gap = below_upper + above_lower
+    arch = _arch(u, TEETH_HALF_WIDTH)
+    lower_h = torch.minimum(LOWER_TEETH * _arch(u, 0.24), 0.25 * gap) * ((gap - 0.2) / 0.1).clamp(0, 1)
+    lower_in = _edge(lower_h - above_lower, px) * (lower_h > 0.003).float()
+    colour = colour + (teeth3 * 0.5 - colour) * lower_in
+    upper_h = torch.minimum(UPPER_TEETH * arch, 0.55 * gap)
+    upper_in = _edge(upper_h - below_upper, px) * (upper_h > 0.003).float()
+    # Faint gaps between teeth: a comb of narrow dips, one per TOOTH_PITCH from the centre.
+    sigma = torch.maximum(px * 0.7, torch.tensor(0.003))
+    phase = torch.sin((u - 0.5) * (3.14159265 / TOOTH_PITCH)) * (TOOTH_PITCH / 3.14159265)
+    lines = torch.exp(-((phase / sigma) ** 2))
+    shadow = 1.0 - 0.3 * torch.exp(-below_upper / 0.015)
+    tip = 1.0 - 0.3 * ((below_upper / upper_h.clamp(min=1e-3)) ** 3).clamp(max=1.0)
+    light = (0.35 + 0.65 * arch) * shadow * tip * (1.0 - 0.18 * lines)
+    return colour + (teeth3 * light - colour) * upper_in

@@ -201,8 +201,30 @@ FACE_TRIANGLES = (
 CLASS_FACE, CLASS_MOUTH, CLASS_EYE, CLASS_RING = 0, 1, 2, 3
 
 
+def _fill_pairs() -> list[tuple[int, int]]:
+    """(lower point, its upper partner) for the inner points of every hole's chains:
+    7 right-eye pairs, 7 left-eye pairs, 9 mouth pairs."""
+    pairs = []
+    for upper, lower in ((RIGHT_EYE_UPPER, RIGHT_EYE_LOWER), (LEFT_EYE_UPPER, LEFT_EYE_LOWER),
+                         (MOUTH_UPPER, MOUTH_LOWER)):
+        pairs += list(zip(lower[1:-1], upper[1:-1]))
+    return pairs
+
+
+FILL_PAIRS = tuple(_fill_pairs())
+
+
+def fill_vertex_index(lower_point: int) -> int:
+    """Index of the fill copy of a lower-chain point (see warp_triangles)."""
+    first = NUM_LANDMARKS + RING_LAYERS * len(FACE_OVAL)
+    return first + [low for low, _ in FILL_PAIRS].index(lower_point)
+
+
 def _strip(upper: tuple[int, ...], lower: tuple[int, ...]) -> list[tuple[int, int, int]]:
-    """Triangles closing the gap between two chains that share their end points."""
+    """Triangles closing the gap between two chains that share their end points.
+
+    The lower chain's inner points are fill copies (see warp_triangles)."""
+    lower = (lower[0],) + tuple(fill_vertex_index(v) for v in lower[1:-1]) + (lower[-1],)
     tris = []
     for k in range(len(upper) - 1):
         u0, u1, l0, l1 = upper[k], upper[k + 1], lower[k], lower[k + 1]
@@ -241,7 +263,15 @@ def ring_triangles() -> list[tuple[int, int, int]]:
 
 
 def warp_triangles() -> tuple[list[tuple[int, int, int]], list[int]]:
-    """All triangles the generator rasterises, and the class of each."""
+    """All triangles the generator rasterises, and the class of each.
+
+    Vertices: the 478 landmarks, then the ring layers, then one "fill copy" per inner
+    point of each lower hole chain (FILL_PAIRS). A fill copy sits where its lower point
+    is in the driving frame but takes its source position from its *upper* partner, so
+    the fill triangles of a closing eye or mouth sample the upper margin (lashes, the
+    upper lip's inner edge) instead of squeezing the whole open eye or set of teeth into
+    a sliver. The eye/mouth interior layer covers the fill wherever the hole is open.
+    """
     groups = (
         (FACE_TRIANGLES, CLASS_FACE),
         (mouth_fill_triangles(), CLASS_MOUTH),
@@ -255,8 +285,40 @@ def warp_triangles() -> tuple[list[tuple[int, int, int]], list[int]]:
     return tris, classes
 
 
+def _neighbours() -> dict[int, set[int]]:
+    adj: dict[int, set[int]] = {}
+    for tri in FACE_TRIANGLES:
+        for a in tri:
+            adj.setdefault(a, set()).update(v for v in tri if v != a)
+    return adj
+
+
+def detail_vertices() -> set[int]:
+    """Landmarks where the warp can fold (closing eyes and lips): the lid margins and the
+    ring next to them, and every landmark of the lips."""
+    adj = _neighbours()
+    margins = set(RIGHT_EYE_UPPER + RIGHT_EYE_LOWER + LEFT_EYE_UPPER + LEFT_EYE_LOWER)
+    eyes = margins.union(*(adj[v] for v in margins))
+    outer = set(LIPS_OUTER_UPPER + LIPS_OUTER_LOWER)
+    lips, front = set(MOUTH_UPPER + MOUTH_LOWER), set(MOUTH_UPPER + MOUTH_LOWER)
+    while front:  # grow from the inner lip contour until the outer one
+        grown = set().union(*(adj[v] for v in front if v not in outer)) - lips
+        lips |= grown
+        front = grown
+    return eyes | lips
+
+
+def detail_triangles() -> list[int]:
+    """Positions in warp_triangles() of the triangles rasterised again at full resolution
+    near the eyes and mouth: face triangles made only of detail vertices, and all fills."""
+    keep = detail_vertices()
+    tris, classes = warp_triangles()
+    return [i for i, (tri, cls) in enumerate(zip(tris, classes))
+            if cls in (CLASS_MOUTH, CLASS_EYE) or (cls == CLASS_FACE and set(tri) <= keep)]
+
+
 def num_warp_vertices() -> int:
-    return NUM_LANDMARKS + RING_LAYERS * len(FACE_OVAL)
+    return NUM_LANDMARKS + RING_LAYERS * len(FACE_OVAL) + len(FILL_PAIRS)
 
 
 def derive_face_triangles() -> list[tuple[int, int, int]]:

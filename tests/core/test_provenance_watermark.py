@@ -113,7 +113,8 @@ def test_survives_gamma_and_colour_shift(marked_mp4, tmp_path):
 
 def test_unmarked_content_is_not_detected(clip, tmp_path):
     assert not detect_frames(clip).found
-    assert not detect_file(reencode(write_mp4(clip, tmp_path / "c.mp4"), tmp_path / "r.mp4", 28)).found
+    clean_mp4 = write_mp4(clip, tmp_path / "c.mp4")
+    assert not detect_file(reencode(clean_mp4, tmp_path / "r.mp4", crf=28)).found
 
 
 def test_single_png_still_and_odd_frame_size(tmp_path):
@@ -149,7 +150,8 @@ def test_fast_walsh_hadamard_matches_the_matrix():
 
 
 def test_code_words_are_far_apart():
-    """The payload code is the [64, 16, 24] extended BCH code: 11 chip errors never flip a message."""
+    """The payload code is the [64, 16, 24] extended BCH code: 11 chip errors never flip a
+    message."""
     columns = wm._patterns().code_columns
     messages = np.arange(1, 1 << wm.MESSAGE_BITS)
     weights = np.zeros(messages.size, dtype=np.int64)
@@ -165,3 +167,9 @@ def test_real_clips_give_no_false_positive():
         result = detect_file(path, max_seconds=2.0)
         assert not result.found, (path.name, result.score)
         assert result.score < wm.DETECTION_THRESHOLD - 1.5
+
+
+def test_mirrored_clip_is_found(marked_mp4, tmp_path):
+    result = detect_file(reencode(marked_mp4, tmp_path / "flip.mp4", crf=23, vf="hflip"))
+    assert result.found and result.mirrored
+    assert result.payload == default_payload()

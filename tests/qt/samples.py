@@ -1,9 +1,9 @@
 """Public-domain sample content for GUI tests, benchmarks and screenshots.
 
-Portraits: scikit-image's "astronaut" (NASA, public domain) and matplotlib's
-grace_hopper.jpg (US Navy, public domain). The driver clip is made here from the
-astronaut picture with a small head motion (rotation and sway), so that no third-party
-footage is needed and MediaPipe finds a face in every frame.
+Portraits: resources/portraits/ (NASA's astronaut and the US Navy's Grace Hopper, both
+public domain). The test driver clip is made here from the astronaut picture with a
+small head motion (roll and sway), so that no third-party footage is needed, MediaPipe
+finds a face in every frame, and the head-pose strength visibly matters.
 """
 from __future__ import annotations
 
@@ -16,24 +16,30 @@ import numpy as np
 ASTRONAUT_FACE = (225.0, 120.0)   # roughly the face centre in skimage's 512x512 astronaut
 
 
-def astronaut_rgb() -> np.ndarray:
-    from skimage import data
+def astronaut_path() -> Path:
+    from talkinghead_studio.paths import resource_path
 
-    return np.ascontiguousarray(data.astronaut())   # 512x512x3 uint8 RGB
+    return resource_path("portraits/astronaut.png")
 
 
 def grace_hopper_path() -> Path:
-    import matplotlib
-
-    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-
-
-def resource_or_none(name: str) -> Path | None:
-    """A file from resources/ once it lands there (the lead is adding the samples)."""
     from talkinghead_studio.paths import resource_path
 
-    path = resource_path(name)
+    return resource_path("portraits/grace_hopper.jpg")
+
+
+def sample_driver_path() -> Path | None:
+    """The shipped sample driver, once it is built (resources/make_sample_driver.py)."""
+    from talkinghead_studio.paths import resource_path
+
+    path = resource_path("drivers/sample_driver.mp4")
     return path if path.is_file() else None
+
+
+def astronaut_rgb() -> np.ndarray:
+    from talkinghead_studio.core.images import load_portrait
+
+    return load_portrait(astronaut_path()).rgb   # 512x512x3 uint8 RGB
 
 
 def write_png(rgb: np.ndarray, path: Path) -> Path:
@@ -102,3 +108,63 @@ def write_corrupt_video(path: Path) -> Path:
     rng = np.random.default_rng(7)
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + rng.integers(0, 256, 4096, np.uint8).tobytes())
     return path
+
+
+# ------------------------------------------------------- core hand-off (temporary)
+# core.pipeline and core.provenance are being finished by two engineers; while their
+# names disagree, GUI tests, screenshots and benchmarks bridge them so the GUI side can
+# still be exercised. Delete this section once pipeline_problem() returns None.
+
+
+class ProvenanceBridge:
+    """Stand-in used only while core.pipeline and core.provenance disagree on names
+    (both are being finished by other engineers): it forwards to the real provenance
+    module, renaming for_export's keywords and making finalize_file a no-op if absent."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+        class Record:
+            @staticmethod
+            def for_export(generator_name=None, watermark=True, portrait_name=None,
+                           driver_name=None, **names):
+                return real.ProvenanceRecord.for_export(
+                    generator=generator_name or names.get("generator"), watermark=watermark,
+                    driver=driver_name or names.get("driver"),
+                    portrait=portrait_name or names.get("portrait"))
+
+        self.ProvenanceRecord = Record
+
+    def finalize_file(self, path, record):
+        finalize = getattr(self._real, "finalize_file", None)
+        return finalize(path, record) if finalize else None
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def pipeline_problem(folder: Path, model: Path) -> str | None:
+    """None when core.pipeline.render works end to end, else why it does not."""
+    from talkinghead_studio.config import RenderSettings
+    from talkinghead_studio.core import pipeline
+
+    clip = write_driver_clip(folder / "probe.mp4", count=3)
+    job = pipeline.RenderJob(astronaut_path(), clip, folder / "probe_out.mp4",
+                             render=RenderSettings(model_path=model, max_frames=3))
+    try:
+        pipeline.render(job)
+    except (TypeError, AttributeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def bridge_provenance_if_needed(folder: Path, model: Path) -> str | None:
+    """For scripts: install the bridge when the hand-off is broken; returns the problem."""
+    problem = pipeline_problem(folder, model)
+    if problem is not None:
+        from talkinghead_studio.core import export, pipeline, provenance
+
+        bridge = ProvenanceBridge(provenance)
+        pipeline.provenance = bridge
+        export.provenance = bridge
+    return problem

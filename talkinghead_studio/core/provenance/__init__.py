@@ -4,12 +4,15 @@ content credentials, and `verify`. See docs/provenance.md for what each proves.
 watermark.py  Watermarker (embed), detect_frames / detect_file -> WatermarkResult.
 metadata.py   ProvenanceRecord and the MP4 / PNG / GIF writers' helpers; read_metadata.
 signing.py    offline C2PA signing with a locally created key; check_signature.
+finalize.py   finalize_file: the last step of every export (GIF comment, C2PA signature).
 verify.py     verify_file -> VerifyReport; run_verify_cli (exit 0 / 1 / 2).
 media.py      frame readers for verify (streamed video luma, PNG / GIF / JPEG).
 synthetic.py  procedural natural-image-like content for tests and benchmarks.
 """
+from .finalize import finalize_file
 from .metadata import (
     ProvenanceRecord,
+    add_gif_comment,
     ffmpeg_metadata_args,
     gif_comment,
     png_info,
@@ -28,6 +31,7 @@ from .watermark import (
 )
 
 __all__ = [
+    "finalize_file", "add_gif_comment",
     "ProvenanceRecord", "ffmpeg_metadata_args", "gif_comment", "png_info", "read_metadata",
     "SignatureStatus", "SigningError", "c2pa_available", "check_signature", "sign_file",
     "VerifyReport", "run_verify_cli", "verify_file",

@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
@@ -65,14 +67,24 @@ class ProvenanceRecord:
     digital_source_type: str = DIGITAL_SOURCE_TYPE
 
     @classmethod
-    def for_export(cls, generator: str, watermark: bool = True,
-                   driver: "str | os.PathLike[str] | None" = None,
-                   portrait: "str | os.PathLike[str] | None" = None) -> "ProvenanceRecord":
-        """A record stamped now, keeping only the base names of the input files."""
+    def for_export(cls, generator_name: Optional[str] = None, watermark: bool = True,
+                   portrait_name: "str | os.PathLike[str] | None" = None,
+                   driver_name: "str | os.PathLike[str] | None" = None, *,
+                   generator: Optional[str] = None,
+                   portrait: "str | os.PathLike[str] | None" = None,
+                   driver: "str | os.PathLike[str] | None" = None) -> "ProvenanceRecord":
+        """A record stamped now, keeping only the base names of the input files.
+
+        Paths are accepted and reduced to their names. ``generator`` / ``portrait`` /
+        ``driver`` are aliases of the ``*_name`` arguments (both spellings are in use).
+        """
         def name(p):
             return os.path.basename(os.fspath(p)) if p else None
-        return cls(generator=generator, watermark=watermark, driver=name(driver),
-                   portrait=name(portrait))
+        generator_name = generator_name or generator
+        if not generator_name:
+            raise ValueError("for_export needs the generator's name")
+        return cls(generator=generator_name, watermark=watermark,
+                   driver=name(driver_name or driver), portrait=name(portrait_name or portrait))
 
     def to_metadata(self) -> dict[str, str]:
         """Flat str -> str mapping, the same keys in every container."""
@@ -152,6 +164,42 @@ def png_info(record: ProvenanceRecord):
 def gif_comment(record: ProvenanceRecord) -> bytes:
     """Bytes for Pillow's ``Image.save(path, comment=...)`` on a GIF (UTF-8, two lines)."""
     return f"{record.sentence()}\n{record.record_text()}".encode("utf-8")
+
+
+def add_gif_comment(path: "str | os.PathLike[str]", record: ProvenanceRecord) -> None:
+    """Insert our comment extension into an existing GIF (e.g. one ffmpeg wrote, which
+    cannot write comments), in place and atomically, without re-encoding a pixel.
+
+    The block goes right after the header and global colour table, before the first image
+    and before the looping extension, where every decoder expects extensions.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise InputFileError(f"{os.path.basename(path)} is not a GIF file.")
+    packed = data[10]
+    table = 3 * (2 ** ((packed & 0x07) + 1)) if packed & 0x80 else 0
+    insert_at = 13 + table
+    text = gif_comment(record)
+    blocks = b"".join(bytes([len(text[i:i + 255])]) + text[i:i + 255]
+                      for i in range(0, len(text), 255))
+    # Comment extensions are GIF89a; an 87a header is upgraded so readers accept them.
+    new = b"GIF89a" + data[6:insert_at] + b"\x21\xfe" + blocks + b"\x00" + data[insert_at:]
+    _replace_atomically(path, new)
+
+
+def _replace_atomically(path: str, data: bytes) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".provenance-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        shutil.copymode(path, temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
 
 
 # --------------------------------------------------------------------------- reading

@@ -88,7 +88,8 @@ def _name(common_name: str):
 
     return x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Talking-Head Studio (self-issued, unverified)"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME,
+                           "Talking-Head Studio (self-issued, unverified)"),
     ])
 
 
@@ -112,7 +113,8 @@ def _issue_chain() -> Credentials:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                        critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()),
+                       critical=False)
         .sign(root_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -126,7 +128,8 @@ def _issue_chain() -> Credentials:
         # digitalSignature only, as C2PA's certificate profile requires for claim signers.
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
                        critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+                       critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
                        critical=False)
@@ -254,16 +257,21 @@ def sign_file(path: "str | os.PathLike[str]", record: ProvenanceRecord,
     os.close(handle)
     temp = Path(temp_name)
     try:
-        settings = c2pa.Settings.from_dict({**_NO_NETWORK, "builder": {"thumbnail": {"enabled": False}}})
+        # No thumbnail: the file is its own preview, and a second copy of a frame in the
+        # manifest would only grow the file.
+        settings = c2pa.Settings.from_dict(
+            {**_NO_NETWORK, "builder": {"thumbnail": {"enabled": False}}})
         signer = c2pa.Signer.from_info(
             c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, creds.chain_pem, creds.key_pem, None))
-        builder = c2pa.Builder(manifest_for(record, path.name), context=c2pa.Context(settings=settings))
+        builder = c2pa.Builder(manifest_for(record, path.name),
+                               context=c2pa.Context(settings=settings))
         with path.open("rb") as source, temp.open("wb") as dest:
             builder.sign(signer, mime, source, dest)
         shutil.copymode(path, temp)
         os.replace(temp, path)
     except (c2pa.C2paError, OSError) as exc:
-        raise SigningError(f"Could not sign {path.name} ({exc}). The file was left unsigned.") from None
+        raise SigningError(
+            f"Could not sign {path.name} ({exc}). The file was left unsigned.") from None
     finally:
         temp.unlink(missing_ok=True)
 
@@ -305,8 +313,8 @@ def check_signature(path: "str | os.PathLike[str]") -> SignatureStatus:
         settings["trust"] = {"user_anchors": local.root_pem.decode("ascii")}
     try:
         with path.open("rb") as stream:
-            reader = c2pa.Reader.try_create(mime, stream,
-                                            context=c2pa.Context(settings=c2pa.Settings.from_dict(settings)))
+            context = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
+            reader = c2pa.Reader.try_create(mime, stream, context=context)
             if reader is None:
                 return SignatureStatus("absent")
             with reader:

@@ -51,7 +51,8 @@ def talking_head_clip(seed: int, n_frames: int, height: int = 512, width: int = 
     for t in range(n_frames):
         phase = 2 * np.pi * t / 25.0
         frame = background.copy()
-        centre = (int(cx + 0.04 * width * np.sin(0.7 * phase)), int(cy + 0.02 * height * np.cos(phase)))
+        centre = (int(cx + 0.04 * width * np.sin(0.7 * phase)),
+                  int(cy + 0.02 * height * np.cos(phase)))
         axes = (int(0.22 * width), int(0.3 * height))
         mask = np.zeros((height, width), np.uint8)
         cv2.ellipse(mask, centre, axes, 10 * np.sin(0.5 * phase), 0, 360, 255, -1)

@@ -54,7 +54,8 @@ class VerifyReport:
                           "score": round(wm.score, 2), "threshold": DETECTION_THRESHOLD,
                           "payload": wm.payload.hex() if wm.payload else None,
                           "payload_text": describe_payload(wm.payload) if wm.payload else None,
-                          "frames_used": wm.frames_used, "scale": round(wm.scale, 3)},
+                          "frames_used": wm.frames_used, "scale": round(wm.scale, 3),
+                          "mirrored": wm.mirrored},
             "metadata": self.metadata,
             "signature": asdict(self.signature),
             "exit_code": self.exit_code,
@@ -109,7 +110,8 @@ def _signature_line(sig: SignatureStatus) -> str:
     if sig.state == "unchecked":
         return f"not checked ({'; '.join(sig.problems)})"
     if sig.state == "invalid":
-        return f"INVALID: the file or its credentials changed after signing ({'; '.join(sig.problems)[:300]})"
+        problems = "; ".join(sig.problems)[:300]
+        return f"INVALID: the file or its credentials changed after signing ({problems})"
     whose = "from this tool" if sig.claims is not None else "from another tool"
     trust = ("trusted on this machine (its own key)" if sig.trusted_here
              else "self-issued certificate: intact, but not a verified identity")

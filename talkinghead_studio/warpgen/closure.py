@@ -1,0 +1,145 @@
+"""Clean closing of eyes and lips: driving-landmark fixes before the warp.
+
+Tracker contours are noisy and retargeting is approximate, so before warping:
+
+1. Un-cross: where an upper lid margin dips below its lower margin, the upper one stops
+   on the lower one; pressed lips that cross meet half way. Crossed contours would turn
+   the opening into a string of slivers.
+2. Snap shut: an eye whose lid gap is below SNAP_SHUT of the portrait's own reads as
+   closed and is closed completely (smoothly between the two values); a slit of eyeball
+   along a closed lid looks like a glitch.
+3. Slide: in the face mesh the thin band between the upper lid margin and the next ring
+   of landmarks holds the lashes. When the lid drops, that ring is pushed down with it
+   (and the next ring partly), so the lash band keeps its height and the stretch goes to
+   the lid skin above, as a real lid unfolds. Only closing motion is passed on.
+4. Tuck (source side): MediaPipe's margins sit a little inside the visible eye, so the
+   lid bands next to them hold a strip of sclera and waterline. As an eye closes, the
+   margins' *source* points slide outwards by a share of the band, tucking that strip
+   under the lid.
+5. Fill sources: the mouth/eye fill triangles' lower vertices take source points that
+   slide from the lower margin to the upper one as a pair closes, so a closing slit
+   samples lashes or the upper lip's edge, not a squeezed eye or set of teeth.
+
+All landmark tensors: 478x3 crop units, no batch axis. ``down``: the head's unit down
+vector (2,).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from talkinghead_studio.warpgen import topology as topo
+from talkinghead_studio.warpgen.geometry import Affine, smoothstep
+
+Tensor = torch.Tensor
+
+SNAP_SHUT = (0.12, 0.30)
+RING_FOLLOW = (0.9, 0.45)   # share of the margin's extra closing each ring above follows
+TUCK_LOWER = 0.5
+TUCK_UPPER = 0.25
+
+# Landmark rings around each eye, from the mesh adjacency (nearest ring first).
+RIGHT_UPPER_RINGS = ((247, 30, 29, 27, 28, 56, 190, 243), (113, 225, 224, 223, 222, 221, 189))
+LEFT_UPPER_RINGS = ((463, 414, 286, 258, 257, 259, 260, 467), (413, 441, 442, 443, 444, 445, 342))
+RIGHT_LOWER_RING = (25, 110, 24, 23, 22, 26, 112)
+LEFT_LOWER_RING = (341, 256, 252, 253, 254, 339, 255)
+
+_PAIR_UP = [up for _, up in topo.FILL_PAIRS]     # 23 pairs: 7 + 7 eye, then 9 mouth
+_PAIR_LO = [low for low, _ in topo.FILL_PAIRS]
+_EYE_UP = tuple(_PAIR_UP[:14])
+_EYE_LO = tuple(_PAIR_LO[:14])
+_UPPER_SHARE = [1.0] * 14 + [0.5] * 9
+_MARGINS = [list(topo.RIGHT_EYE_UPPER), list(topo.LEFT_EYE_UPPER)]     # 2x9 with corners
+_RINGS = [v for rings in (RIGHT_UPPER_RINGS, LEFT_UPPER_RINGS) for ring in rings for v in ring]
+_RING_EYE = [e for e, rings in enumerate((RIGHT_UPPER_RINGS, LEFT_UPPER_RINGS))
+             for ring in rings for _ in ring]
+_RING_FOLLOW = [f for rings in (RIGHT_UPPER_RINGS, LEFT_UPPER_RINGS)
+                for ring, f in zip(rings, RING_FOLLOW) for _ in ring]
+_BAND_UP = [list(RIGHT_UPPER_RINGS[0]), list(LEFT_UPPER_RINGS[0])]
+_BAND_LO = [list(RIGHT_LOWER_RING), list(LEFT_LOWER_RING)]
+
+
+class Cleaned(NamedTuple):
+    driving: Tensor      # 478x3 driving landmarks after steps 1-3
+    mesh_source: Tensor  # 478x3 source landmarks for the mesh (step 4)
+    fill_source: Tensor  # len(topo.FILL_PAIRS)x2 source points of the fill copies (step 5)
+
+
+def _along(v: Tensor, down: Tensor) -> Tensor:
+    return (v * down).sum(-1)
+
+
+def _close_pairs(src: Tensor, drv: Tensor, down: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Steps 1-2 on the 23 contour pairs. Returns (upper 23x2, lower 23x2, eye
+    closedness (2,): 0 open as the portrait, 1 shut)."""
+    up, lo = drv[_PAIR_UP, :2], drv[_PAIR_LO, :2]
+    fix = (-_along(lo - up, down)).clamp(min=0.0)[:, None] * down
+    share = torch.tensor(_UPPER_SHARE)[:, None]
+    up, lo = up - share * fix, lo + (1.0 - share) * fix
+    n_eye = len(_EYE_UP)
+    gap_d = _along(lo[:n_eye] - up[:n_eye], down).clamp(min=0.0)          # 14
+    gap_s = _along(src[list(_EYE_LO), :2] - src[list(_EYE_UP), :2], down)
+    openness = gap_d.reshape(2, -1).mean(1) / gap_s.reshape(2, -1).mean(1).clamp(min=1e-4)
+    keep = smoothstep(SNAP_SHUT[0], SNAP_SHUT[1], openness).repeat_interleave(n_eye // 2)
+    eye_up = up[:n_eye] + ((1.0 - keep) * gap_d)[:, None] * down
+    up = torch.cat([eye_up, up[n_eye:]], 0)
+    closed = 1.0 - (openness * smoothstep(SNAP_SHUT[0], SNAP_SHUT[1], openness)).clamp(0, 1)
+    return up, lo, closed
+
+
+def _slide_rings(src: Tensor, drv: Tensor, head: Affine, down: Tensor) -> Tensor:
+    """Step 3: new positions (len(_RINGS)x2) of the rings above the upper lids.
+    ``drv`` already holds the closed margins."""
+    margins = torch.tensor(_MARGINS)                                       # 2x9
+    m_src, m_drv = src[margins][..., :2], drv[margins][..., :2]             # 2x9x2
+    closing = _along(m_drv - head.apply(m_src), down)                      # 2x9
+    axis = m_src[:, -1] - m_src[:, 0]                                      # 2x2
+    width = axis.norm(dim=-1).clamp(min=1e-3)
+    axis = axis / width[:, None]
+    pos_m = (m_src * axis[:, None]).sum(-1)                                # 2x9
+    eye = torch.tensor(_RING_EYE)
+    r_src, r_drv = src[_RINGS, :2], drv[_RINGS, :2]
+    pos_r = (r_src * axis[eye]).sum(-1)                                    # R
+    spread = (width / 6.0)[eye][:, None]
+    w = torch.exp(-(((pos_r[:, None] - pos_m[eye]) / spread) ** 2))       # R x 9
+    target = (w * closing[eye]).sum(1) / w.sum(1).clamp(min=1e-6)
+    own = _along(r_drv - head.apply(r_src), down)
+    extra = (target - own).clamp(min=0.0) * torch.tensor(_RING_FOLLOW)
+    return r_drv + extra[:, None] * down
+
+
+def _tuck(src: Tensor, closed: Tensor, down: Tensor) -> Tensor:
+    """Step 4: source landmarks with the margins of closing eyes tucked outwards."""
+    def depth(idx) -> Tensor:
+        return _along(src[torch.tensor(idx)][..., :2], down).mean(-1)      # (2,)
+
+    n = len(_EYE_UP) // 2
+    band_lo = (depth(_BAND_LO) - depth([list(_EYE_LO[:n]), list(_EYE_LO[n:])])).clamp(min=0)
+    band_up = (depth([list(_EYE_UP[:n]), list(_EYE_UP[n:])]) - depth(_BAND_UP)).clamp(min=0)
+    shift_lo = (closed * TUCK_LOWER * band_lo).repeat_interleave(n)[:, None] * down
+    shift_up = (closed * TUCK_UPPER * band_up).repeat_interleave(n)[:, None] * down
+    idx = torch.tensor(list(_EYE_LO) + list(_EYE_UP))
+    moved = torch.cat([src[list(_EYE_LO), :2] + shift_lo, src[list(_EYE_UP), :2] - shift_up])
+    return src.index_put((idx,), torch.cat([moved, src[idx, 2:]], -1))
+
+
+def _fill_sources(src: Tensor, mesh_src: Tensor, up: Tensor, lo: Tensor, down: Tensor
+                  ) -> Tensor:
+    """Step 5 (FILL_PAIRS are the same 23 pairs, in the same order)."""
+    gap_s = _along(src[_PAIR_LO, :2] - src[_PAIR_UP, :2], down)
+    gap_d = _along(lo - up, down).clamp(min=0.0)
+    shut = 1.0 - (gap_d / gap_s.clamp(min=1e-4)).clamp(0.0, 1.0)
+    lower, upper = mesh_src[_PAIR_LO, :2], mesh_src[_PAIR_UP, :2]
+    return lower + shut[:, None] * (upper - lower)
+
+
+def clean_landmarks(src: Tensor, drv: Tensor, head: Affine, down: Tensor) -> Cleaned:
+    up, lo, closed = _close_pairs(src, drv, down)
+    idx = torch.tensor(_PAIR_UP + _PAIR_LO)
+    drv = drv.index_put((idx,), torch.cat([torch.cat([up, lo]), drv[idx, 2:]], -1))
+    rings = _slide_rings(src, drv, head, down)
+    ring_idx = torch.tensor(_RINGS)
+    drv = drv.index_put((ring_idx,), torch.cat([rings, drv[ring_idx, 2:]], -1))
+    mesh_src = _tuck(src, closed, down)
+    return Cleaned(drv, mesh_src, _fill_sources(src, mesh_src, up, lo, down))

@@ -1,0 +1,161 @@
+"""core/preview.py without Qt: drivers, the playback clock, the preview session."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkinghead_studio.config import MotionSettings, RegionStrengths, RenderSettings
+from talkinghead_studio.core import preview as pv
+from talkinghead_studio.errors import NoCameraFound, UnreadableVideo
+from tests.qt import samples
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return samples.write_driver_clip(tmp_path_factory.mktemp("preview") / "clip.mp4", count=24)
+
+
+@pytest.fixture(scope="module")
+def session(identity_model, astronaut_path, clip):
+    session = pv.PreviewSession()
+    session.load_generator(RenderSettings(model_path=identity_model))
+    view = session.load_portrait(astronaut_path)
+    assert view.problem is None
+    session.set_driver(pv.open_driver(clip))
+    assert session.reference_pending
+    session.driver.tracker.join(timeout=60)      # the automatic neutral needs the track
+    assert session.resolve_reference() and not session.reference_pending
+    yield session
+    session.close()
+
+
+def test_video_frames_random_access_matches_sequential(clip):
+    frames = pv.VideoFrames(clip)
+    try:
+        in_order = [frames.read(i) for i in range(24)]
+        assert all(f is not None and f.shape == (256, 256, 3) for f in in_order)
+        for index in (20, 3, 4, 15, 0, 23):            # backwards seeks and short jumps
+            assert np.abs(frames.read(index).astype(int) - in_order[index]).mean() < 1.0
+        assert frames.read(24) is None and frames.read(-1) is None
+    finally:
+        frames.close()
+
+
+def test_background_tracker_fills_cache_and_picks_neutral(clip):
+    driver = pv.VideoDriver(clip)
+    try:
+        driver.tracker.join(timeout=60)
+        assert driver.tracked_fraction == 1.0
+        assert driver.cache.known_prefix() == 24
+        neutral = driver.auto_neutral()
+        assert neutral is not None and 0 <= neutral < 24
+        known, points = driver.cache.get(5)
+        assert known and points.shape == (478, 3)
+    finally:
+        driver.close()
+    assert not driver.tracker.is_alive()
+
+
+def test_corrupt_video_raises_studio_error(tmp_path):
+    with pytest.raises(UnreadableVideo, match="not a video"):
+        pv.open_driver(samples.write_corrupt_video(tmp_path / "bad.mp4"))
+    with pytest.raises(UnreadableVideo, match="not found"):
+        pv.open_driver(tmp_path / "absent.mp4")
+
+
+def test_track_driver(tmp_path, clip):
+    from talkinghead_studio.core.track import extract_track
+
+    path = extract_track(clip).save(tmp_path / "motion.npz")
+    driver = pv.open_driver(path)
+    assert driver.meta.kind == "track" and driver.meta.frame_count == 24
+    picture = driver.frame(3)
+    assert picture.shape == (256, 256, 3) and picture.max() > 100   # dots were drawn
+    assert driver.frame(24) is None
+    assert driver.landmarks(3, picture, None).shape == (478, 3)
+    assert driver.auto_neutral() in range(24)
+
+
+def test_playback_clock_keeps_real_time():
+    clock = pv.PlaybackClock(fps=25, count=100)
+    clock.start(10, now=0.0)
+    assert clock.due(10) == 0.0 and clock.due(35) == pytest.approx(1.0)
+    assert clock.next_index(10, now=0.01) == 11                  # on time: the next frame
+    assert clock.next_index(11, now=0.5) == 22                   # late: skip to catch up
+    assert clock.next_index(99, now=0.6) == 0                    # loops at the end
+    assert clock.due(0) == pytest.approx(0.6)
+    once = pv.PlaybackClock(fps=25, count=5, loop=False, realtime=False)
+    assert once.next_index(4, now=99.0) is None
+    assert once.next_index(1, now=99.0) == 2                     # benchmarks: every frame
+
+
+def test_session_render_and_pose_strength(session):
+    frame = session.render(6)
+    assert frame.index == 6 and frame.face_found
+    assert frame.driver.shape == (256, 256, 3)
+    assert frame.result.shape == session.view.image.shape
+    assert frame.result_points.shape == (478, 2)
+    session.set_motion(MotionSettings(strengths=RegionStrengths(pose=0.0)))
+    still = session.render(6)
+    session.set_motion(MotionSettings())
+    moved = np.linalg.norm(frame.result_points - still.result_points, axis=1).mean()
+    assert moved > 1.0
+    assert session.render(10_000) is None
+
+
+def test_use_as_neutral_sets_reference(session):
+    session.use_as_neutral(12)
+    assert session.motion.neutral_frame == 12 and not session.reference_pending
+    at_neutral = session.render(12)
+    # At its own neutral frame the driver has no motion: the target is the portrait's
+    # own landmarks (in display pixels), up to smoothing.
+    own = session.view.points
+    assert np.abs(at_neutral.result_points - own).mean() < 1.5
+    session.set_motion(MotionSettings())
+
+
+def test_size_change_reprepares(session):
+    view = session.set_size(512)
+    assert view.prepared.size == 512
+    assert session.render(2).result is not None
+    session.set_size(256)
+
+
+def test_no_face_portrait_is_shown_with_problem(identity_model, tmp_path):
+    session = pv.PreviewSession()
+    session.load_generator(RenderSettings(model_path=identity_model))
+    view = session.load_portrait(samples.write_no_face_image(tmp_path / "flat.png"))
+    assert view.prepared is None and view.points is None
+    assert "No face was found" in str(view.problem)
+    assert view.image.shape == (256, 256, 3)
+    session.close()
+
+
+def test_webcam_from_stand_in_file(clip):
+    camera = pv.WebcamDriver(pv.CameraInfo(str(clip), "Stand-in"))
+    try:
+        assert camera.meta.is_live and camera.meta.fps == 25.0
+        first = camera.latest(0, timeout=2)
+        second = camera.latest(first[0], timeout=2)
+        assert second[0] > first[0] and second[1].shape == (256, 256, 3)
+    finally:
+        camera.close()
+
+
+def test_webcam_that_does_not_open(tmp_path):
+    with pytest.raises(NoCameraFound, match="could not be opened"):
+        pv.WebcamDriver(pv.CameraInfo(str(tmp_path / "none.mp4"), "Nothing"))
+
+
+def test_linux_camera_names(tmp_path):
+    for node, name, index in (("video0", "Integrated Camera", "0"),
+                              ("video1", "Integrated Camera", "1"),   # metadata node
+                              ("video2", "USB Cam", "0")):
+        folder = tmp_path / node
+        folder.mkdir()
+        (folder / "name").write_text(name + "\n")
+        (folder / "index").write_text(index + "\n")
+    cameras = pv._linux_cameras(tmp_path)
+    assert [(c.device, c.name) for c in cameras] == [
+        (0, "Integrated Camera (/dev/video0)"), (2, "USB Cam (/dev/video2)")]
+    assert pv._linux_cameras(tmp_path / "missing") == []
