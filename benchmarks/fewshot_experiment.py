@@ -61,7 +61,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--finetune-steps", type=int, default=400)
     parser.add_argument("--checkpoints", default="0,50,100,200,400",
                         help="fine-tuning steps at which to evaluate")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="meta-learning seed")
+    parser.add_argument("--random-seeds", default="0,1,2",
+                        help="initialisations of the random-start arms (their spread shows "
+                             "how much of a difference is chance)")
     parser.add_argument("--quick", action="store_true", help="tiny run to test the script")
     return parser.parse_args()
 
@@ -86,10 +89,12 @@ def build_cache(args) -> Path:
 
 def meta_learn(args, cache: Path, net: NetworkConfig) -> tuple[Path, dict]:
     run_dir = args.out / f"meta_{args.resolution}"
-    latest = run_dir / "latest.pt"
-    if latest.exists():  # reuse a finished run: the experiment's costly part
+    latest, info_path = run_dir / "latest.pt", run_dir / "meta_info.json"
+    if latest.exists():  # reuse a finished run: the costly part
         print(f"meta: reusing {latest}", flush=True)
-        return latest, {}
+        if info_path.exists():
+            return latest, json.loads(info_path.read_text())
+        return latest, {"meta_steps": load_meta_checkpoint(latest)["step"]}
     paper = MetaConfig()
     meta = MetaConfig(k=args.k, batch_size=args.batch_size, minutes=args.meta_minutes,
                       lr_g=paper.lr_g * args.meta_lr_scale, lr_d=paper.lr_d * args.meta_lr_scale,
@@ -109,6 +114,7 @@ def meta_learn(args, cache: Path, net: NetworkConfig) -> tuple[Path, dict]:
              LossConfig(), meta, on_step=progress)
     info = {"meta_steps": last["step"], "meta_seconds": round(time.monotonic() - started, 1),
             "meta_config": dataclasses.asdict(meta)}
+    info_path.write_text(json.dumps(info, indent=1))
     print(f"meta: {info['meta_steps']} steps in {info['meta_seconds']} s", flush=True)
     return latest, info
 
@@ -167,12 +173,47 @@ def contact_sheet(path: Path, targets: torch.Tensor, renders: dict[str, torch.Te
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
+def make_arms(args, checkpoint: Path, source: ft.PersonImages, net: NetworkConfig):
+    """(label, seed, models, config) for every fine-tuning run of the comparison."""
+    cfg = FinetuneConfig(steps=args.finetune_steps, amp="off", seed=args.seed)
+    fast = dataclasses.replace(cfg, lr_g=cfg.lr_g * 10, lr_d=cfg.lr_d * 10)
+    cpu = torch.device("cpu")
+    state = load_meta_checkpoint(checkpoint)
+    # The meta-learned start is deterministic given the checkpoint (one image, no
+    # random draws), so it runs once per learning rate; random starts run per seed.
+    arms = [("meta", args.seed, ft.init_from_meta(state, source, cpu), cfg),
+            ("meta_lr10x", args.seed, ft.init_from_meta(state, source, cpu), fast)]
+    for seed in (int(s) for s in args.random_seeds.split(",")):
+        arms.append(("random", seed, ft.init_random(net, source, seed, cpu), cfg))
+        arms.append(("random_lr10x", seed, ft.init_random(net, source, seed, cpu), fast))
+    return arms, cfg
+
+
+def summary(rows: list[dict], static: dict[str, float]) -> list[str]:
+    """Markdown table: each arm at each checkpoint, mean (and range) over seeds."""
+    lines = ["| start | fine-tuning steps | L1 (lower is better) | SSIM (higher is better) "
+             "| runs |", "|---|---:|---:|---:|---:|"]
+    order = ["meta", "random", "meta_lr10x", "random_lr10x"]
+    keys = sorted({(r["arm"], r["step"]) for r in rows}, key=lambda k: (order.index(k[0]), k[1]))
+    for arm, step in keys:
+        group = [r for r in rows if r["arm"] == arm and r["step"] == step]
+        l1, ssim = np.array([r["l1"] for r in group]), np.array([r["ssim"] for r in group])
+        spread = (f" ({l1.min():.4f}-{l1.max():.4f})", f" ({ssim.min():.3f}-{ssim.max():.3f})") \
+            if len(group) > 1 else ("", "")
+        lines.append(f"| {arm} | {step} | {l1.mean():.4f}{spread[0]} | "
+                     f"{ssim.mean():.3f}{spread[1]} | {len(group)} |")
+    lines.append(f"| static (source frame repeated) | - | {static['l1']:.4f} | "
+                 f"{static['ssim']:.3f} | 1 |")
+    return lines
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(1)  # the machine is shared; one core for us
     if args.quick:
         args.out, args.meta_minutes = args.out.with_name(args.out.name + "_quick"), 0.5
         args.finetune_steps, args.checkpoints, args.max_frames = 20, "0,10,20", 24
+        args.random_seeds = "0"
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     net = miniature_network(args.resolution)
@@ -180,31 +221,25 @@ def main() -> None:
     checkpoint, meta_info = meta_learn(args, cache, net)
     source, targets, marks = held_out_clip(cache, args.holdout)
     checkpoints = [int(s) for s in args.checkpoints.split(",")]
-    cfg = FinetuneConfig(steps=args.finetune_steps, amp="off", seed=args.seed)
-    fast = dataclasses.replace(cfg, lr_g=cfg.lr_g * 10, lr_d=cfg.lr_d * 10)
-    device = torch.device("cpu")
-    arms = {
-        "meta": (ft.init_from_meta(load_meta_checkpoint(checkpoint), source, device), cfg),
-        "random": (ft.init_random(net, source, args.seed, device), cfg),
-        "meta_lr10x": (ft.init_from_meta(load_meta_checkpoint(checkpoint), source, device),
-                       fast),
-        "random_lr10x": (ft.init_random(net, source, args.seed, device), fast),
-    }
+    arms, cfg = make_arms(args, checkpoint, source, net)
     rows, renders = [], {}
-    for label, (models, arm_cfg) in arms.items():
-        arm_rows, renders[label] = run_arm(label, models, source, targets, marks, arm_cfg,
-                                           checkpoints)
-        rows += arm_rows
+    for label, seed, models, arm_cfg in arms:
+        arm_rows, final = run_arm(f"{label}", models, source, targets, marks, arm_cfg,
+                                  checkpoints)
+        rows += [dict(r, seed=seed) for r in arm_rows]
+        renders.setdefault(label, final)  # the first seed of each arm goes on the sheet
     static = measure(source.crops.expand_as(targets), targets)
-    print(f"  {'static':>14}: L1 {static['l1']:.4f}  SSIM {static['ssim']:.4f}")
     contact_sheet(args.out / "contact_sheet.png", targets, renders)
+    table = summary(rows, static)
     result = {"holdout": args.holdout, "eval_frames": int(targets.shape[0]),
               "network": dataclasses.asdict(net), "finetune": dataclasses.asdict(cfg),
-              **meta_info, "static": static, "rows": rows,
-              "total_seconds": round(time.monotonic() - started, 1),
+              **meta_info, "static": static, "rows": rows, "table": table,
+              "finetune_seconds": round(time.monotonic() - started, 1),
               "command": " ".join(sys.argv)}
     (args.out / "results.json").write_text(json.dumps(result, indent=1))
-    print(f"results: {args.out / 'results.json'}; total {result['total_seconds']} s")
+    print("\n".join(table))
+    print(f"results: {args.out / 'results.json'}; contact sheet rows: real, "
+          f"{', '.join(renders)}")
 
 
 if __name__ == "__main__":

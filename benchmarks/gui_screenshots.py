@@ -43,17 +43,13 @@ def sample_inputs(folder: Path) -> tuple[Path, Path, Path, Path | None]:
     else:
         portrait = samples.astronaut_path()
     no_face = samples.write_no_face_image(folder / "gradient.png")
-    from tests.fixtures.onnx_models import build_identity_generator
-
-    identity = build_identity_generator(folder / "identity.onnx")
     model = None
     if not (ROOT / "models" / "mesh_warp.onnx").is_file():
-        model = identity
+        from tests.fixtures.onnx_models import build_identity_generator
+
+        model = build_identity_generator(folder / "identity.onnx")
         print("note: models/mesh_warp.onnx is not built; using the identity test generator "
               "(the result will not move)")
-    problem = samples.bridge_provenance_if_needed(folder, identity)
-    if problem:
-        print(f"note: core pipeline/provenance hand-off is broken ({problem}); bridged")
     return portrait, driver, no_face, model
 
 
@@ -125,8 +121,13 @@ def build_scenario(app, window, out: Path, inputs, offscreen: bool) -> Scenario:
     s.add(None, lambda: window.open_driver(driver), lambda: window.last_frame is not None)
     s.add(None, lambda: window.preview.seek(40),
           lambda: window.last_frame.index == 40 and not window.preview.neutral_pending)
-    s.add("03_playing", window.preview.play,
+    # Playing: the face close-up without dots, so the animation itself is what shows.
+    s.add("03_playing", lambda: (window.commands.zoom_face.setChecked(True),
+                                 window.commands.show_landmarks.setChecked(False),
+                                 window.preview.play()),
           lambda: window.fps_label.text() != "– fps", 1200)
+    s.add(None, lambda: (window.commands.zoom_face.setChecked(False),
+                         window.commands.show_landmarks.setChecked(True)), lambda: True, 0)
     s.add("04_exporting", lambda: (window.preview.pause(),
                                    window.start_export(export_to, window.settings.export_settings())),
           lambda: window.render_dialog is not None and window.render_dialog.bar.value() >= 30)

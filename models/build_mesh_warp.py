@@ -21,7 +21,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from talkinghead_studio.warpgen import topology  # noqa: E402
-from talkinghead_studio.warpgen.export import RESOLUTIONS, example_inputs, export_onnx  # noqa: E402
+from talkinghead_studio.warpgen.export import INPUTS as INPUT_ORDER  # noqa: E402
+from talkinghead_studio.warpgen.export import RESOLUTIONS, export_onnx  # noqa: E402
 
 TARGET = HERE / "mesh_warp.onnx"
 
@@ -36,31 +37,46 @@ def check_topology() -> None:
         raise SystemExit("FACE_TRIANGLES differ from the installed MediaPipe tessellation")
 
 
-def run_onnx(path: Path, inputs) -> list[np.ndarray]:
+def session(path: Path):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    return session.run(["image", "mask"], {n: t.numpy() for n, t in zip(names, inputs)})
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def check_against_torch(path: Path) -> float:
-    """Largest |onnx - torch| over both resolutions, in [0,1] image units."""
+def reference_runs(path: Path) -> dict[tuple[int, str], list[np.ndarray]]:
+    """Outputs of the ONNX file for every reference case at both resolutions."""
+    from talkinghead_studio.warpgen import samples
+
+    sess = session(path)
+    results = {}
+    for size in RESOLUTIONS:
+        crop, lm = samples.astronaut(size)
+        for name, drv in samples.reference_cases(lm).items():
+            results[size, name] = sess.run(["image", "mask"], samples.feeds(crop, lm, drv))
+    return results
+
+
+def check_against_torch(path: Path) -> tuple[float, float]:
+    """(mean, 99.9th percentile) of |onnx - torch| over every reference case, in [0,1]
+    image units. Exact equality is not expected: where two triangles tie in depth or a
+    pixel sits exactly between the two jaws, float rounding may pick the other one."""
     import torch
 
+    from talkinghead_studio.warpgen import samples
     from talkinghead_studio.warpgen.model import MeshWarpGenerator
 
     model = MeshWarpGenerator().eval()
-    worst = 0.0
-    for size in RESOLUTIONS:
-        inputs = example_inputs(size)
+    diffs = []
+    for (size, name), got in reference_runs(path).items():
+        crop, lm = samples.astronaut(size)
+        inputs = samples.feeds(crop, lm, samples.reference_cases(lm)[name])
         with torch.no_grad():
-            expected = [t.numpy() for t in model(*inputs)]
-        got = run_onnx(path, inputs)
-        worst = max(worst, *(float(np.abs(a - b).max()) for a, b in zip(got, expected)))
-    return worst
+            expected = model(*(torch.from_numpy(inputs[k]) for k in INPUT_ORDER))
+        diffs += [np.abs(a - b.numpy()).ravel() for a, b in zip(got, expected)]
+    every = np.concatenate(diffs)
+    return float(every.mean()), float(np.percentile(every, 99.9))
 
 
 def sha256(path: Path) -> str:
@@ -75,20 +91,20 @@ def main() -> None:
     check_topology()
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
-            fresh = export_onnx(Path(tmp) / "mesh_warp.onnx")
-            diff = max(float(np.abs(a - b).max()) for size in RESOLUTIONS
-                       for a, b in zip(run_onnx(fresh, example_inputs(size)),
-                                       run_onnx(TARGET, example_inputs(size))))
+            fresh = reference_runs(export_onnx(Path(tmp) / "mesh_warp.onnx"))
+        shipped = reference_runs(TARGET)
+        diff = max(float(np.abs(a - b).max()) for key in fresh
+                   for a, b in zip(fresh[key], shipped[key]))
         print(f"fresh export vs shipped file: max |diff| = {diff:.2e}")
         raise SystemExit(0 if diff < 1e-5 else 1)
     export_onnx(TARGET)
-    diff = check_against_torch(TARGET)
-    if diff > 2e-3:
-        raise SystemExit(f"ONNX output differs from torch by {diff:.2e}")
+    mean, p999 = check_against_torch(TARGET)
+    if mean > 1e-3 or p999 > 2.0 / 255:
+        raise SystemExit(f"ONNX output differs from torch: mean {mean:.2e}, p99.9 {p999:.2e}")
     digest = sha256(TARGET)
     (HERE / "mesh_warp.onnx.sha256").write_text(f"{digest}  mesh_warp.onnx\n")
-    print(f"wrote {TARGET} ({TARGET.stat().st_size / 1024:.0f} KiB), sha256 {digest}, "
-          f"onnx vs torch max |diff| {diff:.2e}")
+    print(f"wrote {TARGET} ({TARGET.stat().st_size / 1024:.0f} KiB), sha256 {digest}; "
+          f"onnx vs torch |diff| mean {mean:.1e}, p99.9 {p999:.1e}")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def _add_motion_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("rendering")
-    group.add_argument("--size", type=int, choices=[256, 512], default=256,
-                       help="generator working resolution (default 256)")
+    group.add_argument("--size", type=int, default=256,
+                       help="generator working resolution: 256 or 512 for the shipped "
+                            "generator; a trained model may support others (default 256)")
     group.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto",
                        help="ONNX execution provider (default auto: CUDA if usable, else CPU)")
     group.add_argument("--model", type=Path, default=None,
@@ -150,7 +151,11 @@ def _progress_bar(total_hint: int, quiet: bool, unit: str = "frame"):
 def cmd_render(args) -> int:
     from talkinghead_studio.config import ExportSettings, RenderSettings
     from talkinghead_studio.core.pipeline import RenderJob, render
+    from talkinghead_studio.core.video import check_output_path
 
+    # Refuse to overwrite an input before anything else is looked at.
+    check_output_path(args.output, [args.portrait, args.driver, *args.reference],
+                      allow_folder=True)
     job = RenderJob(
         portrait=args.portrait, driver=args.driver, output=args.output,
         motion=_motion_settings(args),

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Signing keys and GUI settings go to a throw-away folder, never the user's real config.
+os.environ["TALKINGHEAD_STUDIO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="ths-test-config-")
 
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "resources"

@@ -27,7 +27,7 @@ from talkinghead_studio.core.motion import pick_neutral_frame
 from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
 from talkinghead_studio.core.references import load_references
 from talkinghead_studio.core.video import check_output_path
-from talkinghead_studio.errors import RenderCancelled
+from talkinghead_studio.errors import GeneratorContractError, RenderCancelled
 from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
 from talkinghead_studio.paths import model_path
 
@@ -170,9 +170,15 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     RenderCancelled when ``cancel`` is set; in both cases no output file appears."""
     cancel = cancel or threading.Event()
     started = time.perf_counter()
-    check_output_path(job.output, [job.portrait, job.driver, *job.references])
+    check_output_path(job.output, [job.portrait, job.driver, *job.references],
+                      allow_folder=job.export.format == "png")
     driver = open_driver_info(job.driver)
     generator = generator or load_generator(job.render)
+    if not generator.info.supports(job.render.size):
+        sizes = ", ".join(str(r) for r in generator.info.resolutions)
+        raise GeneratorContractError(
+            f"The generator '{generator.info.name}' works at {sizes} px, not "
+            f"{job.render.size}; choose one of those sizes.")
     portrait = portrait or prepare(job.portrait, job.render, generator)
     fps = driver.fps
     references = load_references(list(job.references), portrait, job.render.max_side)

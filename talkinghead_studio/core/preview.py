@@ -251,6 +251,7 @@ class BackgroundTracker(threading.Thread):
         self.path, self.cache, self.count = path, cache, count
         self.stop_event = threading.Event()
         self.done = 0
+        self.finished = False    # reached the real end (frame counts can be estimates)
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -266,6 +267,7 @@ class BackgroundTracker(threading.Thread):
                     found = detector.detect(frame)
                     self.cache.put(index, None if found is None else found.points)
                     self.done = index + 1
+                self.finished = True
         except Exception as exc:  # the preview still detects on demand; keep the reason
             self.error = exc
             log.warning("background tracking of %s stopped: %s", self.path.name, exc)
@@ -319,6 +321,8 @@ class VideoDriver:
     def auto_neutral(self) -> int | None:
         """The export's automatic neutral frame, once the first seconds are tracked."""
         window = _neutral_window(self.meta.fps, self.meta.frame_count)
+        if self.tracker is not None and self.tracker.finished:
+            window = max(1, min(window, self.tracker.done))   # the video was shorter
         if self.cache.known_prefix() < window:
             return None
         found = self.cache.window(window)
@@ -328,7 +332,9 @@ class VideoDriver:
     def tracked_fraction(self) -> float:
         if self.tracker is None:
             return 0.0
-        return min(1.0, self.tracker.done / max(1, self.meta.frame_count))
+        if self.tracker.finished:
+            return 1.0
+        return min(0.99, self.tracker.done / max(1, self.meta.frame_count))
 
     def close(self) -> None:
         if self.tracker is not None:
@@ -530,6 +536,8 @@ class PreviewFrame:
     result: display-size RGB animated portrait, None while no portrait or generator.
     face_found: False when the driver frame had no face (the last pose is held).
     seconds: time spent producing this frame.
+    crop / crop_points: the generated RxRx3 uint8 face crop and its 478x2 target points
+    in crop pixels (the GUI's face close-up), None while nothing is generated.
     """
 
     index: int | None
@@ -539,6 +547,8 @@ class PreviewFrame:
     result_points: np.ndarray | None
     face_found: bool
     seconds: float
+    crop: np.ndarray | None = None
+    crop_points: np.ndarray | None = None
 
 
 def _portrait_view(path: Path, loaded: LoadedImage, prepared: PreparedPortrait | None,
@@ -745,7 +755,7 @@ class PreviewSession:
         scale = fit_scale(frame.shape[1], frame.shape[0], DRIVER_DISPLAY_MAX_SIDE)
         driver_rgb = resize_rgb(frame, scale)
         driver_points = None if points is None else (points[:, :2] * scale).astype(np.float32)
-        result = result_points = None
+        result = result_points = crop = crop_points = None
         animator = self._ensure_animator()
         if animator is not None and points is not None:
             self._update_reference(points)
@@ -753,10 +763,11 @@ class PreviewSession:
             crop, _ = animator.generate(target)
             result = self._paste.paste(crop)
             result_points = from_crop_units(target, self._display_box)[:, :2]
+            crop_points = target[:, :2] * crop.shape[0]
         elif self.view is not None:
             result = self.view.image
         return PreviewFrame(index, driver_rgb, driver_points, result, result_points,
-                            face_found, time.perf_counter() - started)
+                            face_found, time.perf_counter() - started, crop, crop_points)
 
     def close(self) -> None:
         self.set_driver(None)

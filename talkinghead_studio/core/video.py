@@ -53,6 +53,18 @@ def _ffmpeg_banner(path: Path) -> str:
     return result.stderr.decode("utf-8", errors="replace")
 
 
+def _looks_like_a_video_container(path: Path) -> bool:
+    """True when the file starts like an MP4/MOV, MKV/WebM, AVI or GIF."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    return (head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+            or head[:4] == b"\x1a\x45\xdf\xa3" or head[:4] == b"RIFF"
+            or head[:4] == b"GIF8")
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Read a video's stream info. Raises UnreadableVideo with a useful message."""
     import imageio_ffmpeg
@@ -63,6 +75,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     if path.is_dir():
         raise UnreadableVideo(f"{path} is a folder; give the path of a video file.")
     banner = _ffmpeg_banner(path)
+    if "Video:" not in banner and _looks_like_a_video_container(path):
+        raise UnreadableVideo(
+            f"{path.name} looks like a video but could not be read: it is damaged or "
+            f"truncated (for example an unfinished download or recording). Re-export or "
+            f"download it again.")
     if "Video:" not in banner:
         raise UnreadableVideo(
             f"{path.name} is not a video this app can read (no video stream found). "
@@ -141,7 +158,8 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return a.resolve() == b.resolve()
 
 
-def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike]) -> Path:
+def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike],
+                      allow_folder: bool = False) -> Path:
     """Validate an output path before any work starts. Returns it as a Path.
 
     Raises OutputPathError when it equals an input, its folder is missing or
@@ -154,7 +172,7 @@ def check_output_path(output: str | os.PathLike, inputs: list[str | os.PathLike]
                 f"The output {output} is one of the inputs; choose another output name "
                 f"so that your input is not overwritten."
             )
-    if output.is_dir():
+    if output.is_dir() and not allow_folder:
         raise OutputPathError(f"The output {output} is a folder; give a file name.")
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
@@ -217,7 +235,10 @@ class AtomicVideoWriter:
         output_params = ["-crf", str(self.crf), "-preset", "veryfast",
                          "-movflags", "+faststart+use_metadata_tags", *self.metadata_args]
         if self.audio_from is not None:
-            output_params += ["-shortest"]
+            # The video decides the length: pad the audio with silence, then stop at the
+            # shorter stream. Plain -shortest drops the last video frames whenever the
+            # audio ends a few milliseconds early (AAC frame boundaries).
+            output_params += ["-af", "apad", "-shortest"]
         self._writer = imageio_ffmpeg.write_frames(
             str(self._temp), self.size, fps=self.fps, codec="libx264", quality=None,
             pix_fmt_in="rgb24", pix_fmt_out="yuv420p", macro_block_size=1,
@@ -246,9 +267,13 @@ class AtomicVideoWriter:
             self._temp.unlink(missing_ok=True)
             self._temp = None
 
-    def commit(self) -> Path:
+    def commit(self, before_rename=None) -> Path:
+        """Finish the file and move it into place. ``before_rename(temp_path)`` may
+        post-process the finished file (e.g. sign it) while it is still hidden."""
         self._writer.close()  # waits for ffmpeg to finish the file
         self._writer = None
+        if before_rename is not None:
+            before_rename(self._temp)
         os.replace(self._temp, self.target)
         self._temp = None
         return self.target

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
-from talkinghead_studio.qt.icons import landmarks_icon
+from talkinghead_studio.qt.icons import face_zoom_icon, landmarks_icon
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Actions:
     use_as_neutral: QAction
     auto_neutral: QAction
     show_landmarks: QAction
+    zoom_face: QAction
     stop_camera: QAction
     refresh_cameras: QAction
     clear_recent: QAction
@@ -79,6 +80,9 @@ def build_actions(window: QWidget) -> Actions:
         show_landmarks=_action(window, "Show &Landmarks",
                                "Show the detected face and landmarks over the pictures",
                                ["L"], landmarks_icon(), checkable=True),
+        zoom_face=_action(window, "&Zoom to Face",
+                          "Show the face close-up that the generator draws, instead of the "
+                          "whole portrait", ["Z"], face_zoom_icon(), checkable=True),
         stop_camera=_action(window, "Stop &Webcam", "Stop the webcam driver",
                             icon=icon(pixmap.SP_MediaStop)),
         refresh_cameras=_action(window, "Refresh Cameras", "Look for cameras again"),

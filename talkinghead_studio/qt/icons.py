@@ -47,3 +47,17 @@ def webcam_icon(colour: QColor = QColor(70, 70, 80)) -> QIcon:
     painter.drawLine(QPointF(9, 28), QPointF(23, 28))
     painter.end()
     return QIcon(pixmap)
+
+
+def face_zoom_icon(colour: QColor = QColor(70, 70, 80)) -> QIcon:
+    """A magnifier over a small face."""
+    pixmap, painter = _canvas()
+    painter.setPen(QPen(colour, 2.6))
+    painter.drawEllipse(QRectF(4, 4, 18, 18))
+    painter.drawLine(QPointF(19.5, 19.5), QPointF(28, 28))
+    painter.setPen(QPen(QColor(40, 150, 90), 2.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    for point in ((10, 11), (16, 11)):
+        painter.drawPoint(QPointF(*point))
+    painter.drawArc(QRectF(9, 11, 8, 6), 200 * 16, 140 * 16)
+    painter.end()
+    return QIcon(pixmap)

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.commands.play)
         bar.addAction(self.commands.show_landmarks)
+        bar.addAction(self.commands.zoom_face)
         bar.addSeparator()
         bar.addAction(self.commands.export)
         self.addToolBar(bar)
@@ -181,6 +182,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a.quit)
         view = menus.addMenu("&View")
         view.addAction(a.show_landmarks)
+        view.addAction(a.zoom_face)
         playback = menus.addMenu("&Playback")
         for action in (a.play, a.step_back, a.step_forward, a.first_frame, None,
                        a.use_as_neutral, a.auto_neutral):
@@ -203,6 +205,7 @@ class MainWindow(QMainWindow):
         a.use_as_neutral.triggered.connect(lambda: self.preview.use_as_neutral())
         a.auto_neutral.triggered.connect(self._auto_neutral)
         a.show_landmarks.toggled.connect(self._show_landmarks)
+        a.zoom_face.toggled.connect(self._zoom_face)
         a.stop_camera.triggered.connect(lambda: self.preview.close_driver())
         a.refresh_cameras.triggered.connect(self.refresh_cameras)
         a.clear_recent.triggered.connect(self.settings.clear_recent)
@@ -235,6 +238,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         self.commands.show_landmarks.setChecked(self.settings.show_landmarks)
         self._show_landmarks(self.settings.show_landmarks)
+        self.commands.zoom_face.setChecked(self.settings.zoom_face)
         self.controls.set_sizes((256, 512), self.settings.size)
         self.controls.set_provider(self.settings.provider, cuda_available())
 
@@ -256,6 +260,10 @@ class MainWindow(QMainWindow):
         self.settings.show_landmarks = visible
         self.driver_canvas.set_overlay_visible(visible)
         self.result_canvas.set_overlay_visible(visible)
+
+    def _zoom_face(self, zoomed: bool) -> None:
+        self.settings.zoom_face = zoomed
+        self._show_result()
 
     def _auto_neutral(self) -> None:
         self.controls.set_neutral_frame(None)
@@ -376,8 +384,8 @@ class MainWindow(QMainWindow):
 
     def _on_portrait(self, view: PortraitView) -> None:
         self.portrait_view = view
-        self.result_canvas.set_image(view.image)
-        self.result_canvas.set_overlay(view.points, view.face_box)
+        self.last_frame = None     # an older frame belongs to the previous portrait
+        self._show_result()
         self.result_canvas.set_banner(NO_FACE_BANNER if view.problem is not None else None)
         if view.problem is None:
             self.settings.add_recent("portrait", view.path)
@@ -389,6 +397,8 @@ class MainWindow(QMainWindow):
         self.driver_meta = meta
         self.controls.set_neutral_frame(None)
         if meta is None:
+            self.last_frame = None
+            self._show_result()
             self.driver_canvas.set_image(None)
             self.driver_canvas.set_placeholder("Driver closed. Open a video or pick a camera.")
             self.driver_canvas.title = "Driver"
@@ -409,15 +419,33 @@ class MainWindow(QMainWindow):
             self.driver_canvas.set_image(frame.driver)
             self.driver_canvas.set_overlay(frame.driver_points)
             self.driver_canvas.set_banner(None if frame.face_found else NO_DRIVER_FACE_BANNER)
-            if frame.result is not None:
-                self.result_canvas.set_image(frame.result)
-                if frame.result_points is not None:
-                    self.result_canvas.set_overlay(frame.result_points)
             self.transport.set_position(frame.index)
             self.last_frame = frame
+            self._show_result()
             self.frames_shown += 1
         finally:
             self.preview.frame_shown()   # always: the worker waits for this
+
+    def _show_result(self) -> None:
+        """The animated frame, else the portrait; whole, or the face close-up (zoom)."""
+        frame, view = self.last_frame, self.portrait_view
+        zoom = self.commands.zoom_face.isChecked()
+        canvas = self.result_canvas
+        if frame is not None and frame.result_points is not None:
+            if zoom and frame.crop is not None:
+                canvas.set_image(frame.crop)
+                canvas.set_overlay(frame.crop_points)
+            else:
+                canvas.set_image(frame.result)
+                canvas.set_overlay(frame.result_points)
+        elif view is not None:
+            prepared = view.prepared
+            if zoom and prepared is not None:
+                canvas.set_image(prepared.crop)
+                canvas.set_overlay(prepared.crop_points[:, :2] * prepared.size)
+            else:
+                canvas.set_image(view.image)
+                canvas.set_overlay(view.points, view.face_box)
 
     def _on_playing(self, playing: bool) -> None:
         icon = self.style().StandardPixmap.SP_MediaPause if playing else \

@@ -97,6 +97,14 @@ class AppSettings:
     def show_landmarks(self, value: bool) -> None:
         self.store.setValue("view/landmarks", bool(value))
 
+    @property
+    def zoom_face(self) -> bool:
+        return self._bool("view/zoom_face", False)
+
+    @zoom_face.setter
+    def zoom_face(self, value: bool) -> None:
+        self.store.setValue("view/zoom_face", bool(value))
+
     # ------------------------------------------------------------ render settings
     @property
     def provider(self) -> str:

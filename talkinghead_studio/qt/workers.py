@@ -275,8 +275,11 @@ class PreviewWorker(ThreadedWorker):
         if self._driver() is None:
             return None
         if not (self._dirty or self._playing):
-            # Paused on a frame shown with a stand-in neutral pose: look again soon, and
+            # Paused, but the background tracker is still running or the frame shown
+            # uses a stand-in neutral pose: look again soon to report progress and
             # re-render once the automatic neutral frame is known.
+            if self._last_tracking < 1.0 and isinstance(self._driver(), VideoDriver):
+                return 0.25
             return 0.1 if self._session.reference_pending and self._frames_sent else None
         if self._dirty or self._is_live():
             return 0.0

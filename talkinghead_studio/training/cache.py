@@ -198,6 +198,7 @@ def process_shard(cache_dir: str, index: int, videos: list[tuple[str, str]],
         try:
             numbers, crops, points, missed = process_video(Path(path), settings)
         except StudioError as error:  # no face, undecodable: skip the video, say why
+            log.info("skipping %s: %s", name, error)
             summary.skipped.append((name, str(error)))
             continue
         entries.append(VideoEntry(name, numbers, crops, points))

@@ -250,6 +250,8 @@ def _loop(trainer: MetaTrainer, loader: DataLoader, run: MetaRun,
             on_step(step, scalars)
         out_of_time = deadline is not None and time.monotonic() > deadline
         if runtime.any_rank(out_of_time, info):
+            log.info("time limit of %s minutes reached at step %d", meta.minutes, step)
             break
     if info.is_main:
         runtime.atomic_save(trainer.state_dict(), run.run_dir / LATEST)
+        log.info("checkpoint at step %d: %s", trainer.step, run.run_dir / LATEST)

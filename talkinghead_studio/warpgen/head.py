@@ -21,7 +21,7 @@ from talkinghead_studio.warpgen.geometry import Affine, fit_affine, safe_norm, s
 
 Tensor = torch.Tensor
 
-NECK_LENGTH = 0.6       # head weight reaches 0 this far below the chin, in face heights
+NECK_LENGTH = 0.35      # head weight reaches 0 this far below the chin, in face heights
 BORDER_ZERO = 0.02      # crop units from the edge where motion is 0 ...
 BORDER_FULL = 0.12      # ... and where it is full again
 RING_DEPTH = 1.0        # ring triangles sit this far behind the face in the z-buffer

@@ -32,7 +32,7 @@ from talkinghead_studio.warpgen.closure import clean_landmarks
 from talkinghead_studio.warpgen.geometry import pixel_centres, smoothstep
 from talkinghead_studio.warpgen.head import head_frame, head_motion, outside_backward, ring_vertices
 from talkinghead_studio.warpgen.inner import inner_fields, mouth_width, window_points
-from talkinghead_studio.warpgen.raster import TriangleMaps, rasterise, window_centres
+from talkinghead_studio.warpgen.raster import TriangleMaps, rasterise, refine_edges, window_centres
 from talkinghead_studio.warpgen.shading import mouth_interior, portrait_colours
 
 Tensor = torch.Tensor
@@ -40,7 +40,6 @@ Tensor = torch.Tensor
 COARSE = 4                 # geometry grid is this many times coarser than the output
 WINDOW_MARGIN = 2          # coarse cells around the eye/mouth contours in the inner window
 THIN_OPENING = (1.5, 4.0)  # output pixels: openings thinner than this fade to the lids
-DETAIL_BLOCK = 1.0 / 20    # crop units: largest block the full-resolution pass searches
 
 
 class Window(NamedTuple):
@@ -66,14 +65,13 @@ class MeshWarpGenerator(torch.nn.Module):
         super().__init__()
         tris, classes = topo.warp_triangles()
         classes_t = torch.tensor(classes)
-        detail = torch.zeros(len(tris), dtype=torch.bool)
-        detail[topo.detail_triangles()] = True
         self.register_buffer("tris", torch.tensor(tris, dtype=torch.long), persistent=False)
         self.register_buffer("classes", classes_t, persistent=False)
-        self.register_buffer("detail", detail, persistent=False)
         self.register_buffer("all_tris", torch.arange(len(tris)), persistent=False)
-        self.register_buffer("detail_tris", _index_buffer(topo.detail_triangles()),
+        self.register_buffer("neighbours", torch.tensor(topo.triangle_neighbours()),
                              persistent=False)
+        self.register_buffer("corners", torch.tensor(topo.canonical_corners(),
+                                                     dtype=torch.int32), persistent=False)
 
     def forward(self, source_image: Tensor, source_landmarks: Tensor,
                 driving_landmarks: Tensor, source_matte: Tensor,
@@ -97,43 +95,34 @@ class MeshWarpGenerator(torch.nn.Module):
                              outside_backward(cells, head.inverse(), frame))
         cls = torch.where(covered, self.classes[ids.clamp(min=0)], torch.full_like(ids, -1))
         face = (covered & (cls != topo.CLASS_RING)).float()
-        low = torch.cat([source * 2.0 - 1.0, face[:, None]], 1).transpose(0, 1)
+        alpha, behind_bg = _coarse_alpha(source_matte, source, face, coarse)
+        low = torch.cat([source * 2.0 - 1.0, alpha[:, None], behind_bg[:, None]], 1)
         # Absolute source points are upsampled: a linear field stays exactly linear except
         # in the outermost two pixel rows/columns (clamped, < 1.5 px off), which the
         # paste-back feathers away entirely.
-        up = F.interpolate(low.reshape(1, 3, coarse, coarse), scale_factor=float(COARSE),
-                           mode="bilinear", align_corners=False)
-        grid = up[:, :2].permute(0, 2, 3, 1)
-        sampled = _sample(torch.cat([source_image, source_matte], 1), grid)
-        detail = (self.detail[ids.clamp(min=0)] & covered).float()
-        person = self._inner_layer(sampled[:, :3], source_image, grid, src, drv, maps,
-                                   cls.reshape(coarse, coarse), detail.reshape(coarse, coarse),
+        up = F.interpolate(low.transpose(0, 1).reshape(1, 4, coarse, coarse),
+                           scale_factor=float(COARSE), mode="bilinear", align_corners=False)
+        grid = up[:, :2].permute(0, 2, 3, 1).reshape(-1, 2)
+        pixels, exact = refine_edges(maps, self.corners, self.neighbours, ids, source, coarse, size,
+                                     coarse * coarse // 4)
+        grid = grid.index_put((pixels,), torch.where(exact > -1e2, exact * 2.0 - 1.0, grid[pixels]))
+        person = _sample(source_image, grid.reshape(1, size, size, 2))
+        person = self._inner_layer(person, source_image, src, drv, cls.reshape(coarse, coarse),
                                    coarse)
-        alpha = torch.maximum(sampled[:, 3:], up[:, 2:])
-        # Person over a backdrop that is the source itself wherever the person still is,
-        # and the inpainted background where the head moved away and uncovered it.
-        uncovered = (source_matte - alpha).clamp(0.0, 1.0)
-        behind = 1.0 - alpha
-        image = (source_image * (behind - behind * uncovered)
-                 + background_image * (behind * uncovered) + person * alpha)
+        alpha, behind_bg = up[:, 2:3], up[:, 3:4]
+        behind_src = 1.0 - alpha - behind_bg
+        image = source_image * behind_src + background_image * behind_bg + person * alpha
         return image, alpha
 
-    def _inner_layer(self, person: Tensor, image: Tensor, grid: Tensor, src: Tensor,
-                     drv: Tensor, maps: TriangleMaps, cls: Tensor, detail: Tensor,
-                     coarse) -> Tensor:
-        """person (1x3xRxR) with the eye/mouth window re-rendered at full detail."""
+    def _inner_layer(self, person: Tensor, image: Tensor, src: Tensor, drv: Tensor,
+                     cls: Tensor, coarse) -> Tensor:
+        """person (1x3xRxR) with the eye and mouth openings re-rendered in a window."""
         size = person.shape[-1]
         win = _window(drv, coarse)
-        low = _inner_fields(src, drv, win, cls, detail, coarse, size)
+        low = _inner_fields(src, drv, win, cls, coarse, size)
         up = F.interpolate(low, scale_factor=float(COARSE), mode="bilinear",
-                           align_corners=False)                     # 1 x 9 x h x w
+                           align_corners=False)                     # 1 x 8 x h x w
         fy, fx, fh, fw = win.full()
-        coarse_grid = grid[:, fy:fy + fh, fx:fx + fw]
-        ids, source = rasterise(maps, self.detail_tris, size, (fy, fx, fh, fw),
-                                max_block=int(size * DETAIL_BLOCK))
-        exact = ((ids >= 0).reshape(1, fh, fw, 1)) & (up[:, 8:9].permute(0, 2, 3, 1) > 0.5)
-        fine_grid = torch.where(exact, source.reshape(1, fh, fw, 2) * 2.0 - 1.0, coarse_grid)
-        base = _sample(image, fine_grid)
         real = _sample(image, up[:, :2].permute(0, 2, 3, 1))
         lip, teeth = portrait_colours(image, src)
         px = 1.0 / (mouth_width(drv) * size)
@@ -142,10 +131,26 @@ class MeshWarpGenerator(torch.nn.Module):
         # The layer reaches half a pixel past the contour so its anti-aliased edge meets
         # the lid/lip triangles, never the fill triangles behind it.
         cover = (1.0 - up[:, 2:3]).clamp(0.0, 1.0) * up[:, 7:8]
-        window = base + cover * (inner - base)
-        old = person[:, :, fy:fy + fh, fx:fx + fw]
+        base = person[:, :, fy:fy + fh, fx:fx + fw]
         pads = (fx, size - fx - fw, fy, size - fy - fh)
-        return person + F.pad(window - old, pads)
+        return person + F.pad(cover * (inner - base), pads)
+
+
+def _coarse_alpha(matte: Tensor, source: Tensor, face: Tensor, coarse
+                  ) -> tuple[Tensor, Tensor]:
+    """Person alpha and background weight per coarse cell ((c*c,) each).
+
+    alpha: the matte carried along with the person (at least 1 over the face, whatever
+    the matte says). The backdrop behind the person is the source itself wherever the
+    source still shows person or background, and ``background_image`` only where the
+    source had person that has moved away ("uncovered"). Both are computed at the
+    coarse level so a still frame reproduces the source exactly, however soft the matte.
+    """
+    pooled = F.avg_pool2d(matte, COARSE)                               # 1x1xcxc
+    carried = _sample(pooled, source.reshape(1, coarse, coarse, 2) * 2.0 - 1.0)
+    alpha = torch.maximum(carried.reshape(-1), face)
+    uncovered = (pooled.reshape(-1) - alpha).clamp(0.0, 1.0)
+    return alpha, (1.0 - alpha) * uncovered
 
 
 def _sample(image: Tensor, grid: Tensor) -> Tensor:
@@ -159,14 +164,12 @@ def _sample(image: Tensor, grid: Tensor) -> Tensor:
                          padding_mode="zeros", align_corners=False)
 
 
-def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, detail: Tensor,
-                  coarse, size) -> Tensor:
-    """Coarse inner-layer fields over the window, 1 x 9 x ny x nx:
+def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, coarse, size) -> Tensor:
+    """Coarse inner-layer fields over the window, 1 x 8 x ny x nx:
     source xy ([-1,1]), signed distance to the opening (output px, negative inside),
-    synthetic share, mouth u, below upper lip, above lower lip, visibility, detail."""
+    synthetic share, mouth u, below upper lip, above lower lip, visibility."""
     cells = pixel_centres(win.ny, win.nx, coarse, win.y0, win.x0).reshape(-1, 2)
     cls_win = cls[win.y0:win.y0 + win.ny, win.x0:win.x0 + win.nx].reshape(-1)
-    detail_win = detail[win.y0:win.y0 + win.ny, win.x0:win.x0 + win.nx].reshape(-1)
     f = inner_fields(cells, src, drv)
     # A face triangle in front of an opening (the nose over the far eye in a head turn)
     # hides it; a coarse-cell test is enough for that rare edge. An opening only a pixel
@@ -175,8 +178,8 @@ def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, detail: Te
     shown = smoothstep(THIN_OPENING[0], THIN_OPENING[1], f.opening * size) * (1.0 - hidden)
     low = torch.stack([f.source[:, 0] * 2.0 - 1.0, f.source[:, 1] * 2.0 - 1.0,
                        -f.depth * size, f.synthetic, f.u, f.below_upper, f.above_lower,
-                       shown, detail_win], 0)
-    return low.reshape(1, 9, win.ny, win.nx)
+                       shown], 0)
+    return low.reshape(1, 8, win.ny, win.nx)
 
 
 def _window(drv: Tensor, coarse) -> Window:

@@ -15,6 +15,7 @@ most triangle has the smallest z).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from talkinghead_studio.warpgen.onnx_ops import scatter_min
 
@@ -26,6 +27,7 @@ _Z_RANGE = (-3.9, 11.0)
 _Z_OFFSET, _Z_SCALE = 4.0, float(2 ** 20)  # (z + 4) * 2^20 stays below 2^24: exact in float32
 _ID_BITS = 4096        # triangle index in the low bits of the key (more than enough)
 _EMPTY = 2 ** 40       # key of a cell no triangle covers
+COARSE_STEP = 4        # output pixels per coarse cell (edge refinement)
 
 
 class TriangleMaps:
@@ -147,3 +149,109 @@ def window_centres(r, window) -> Tensor:
     gx = xs[None, :].expand(ys.shape[0], -1).reshape(-1)
     gy = ys[:, None].expand(-1, xs.shape[0]).reshape(-1)
     return torch.stack([gx, gy], -1)
+
+
+# --------------------------------------------------------------------- edge refinement
+
+REFINE_TOLERANCE_PX = 0.5    # coarse interpolation error that triggers refinement
+_NEIGHBOURHOOD = 4           # candidate triangles: winners of the 4x4 cells around a block
+
+
+def _eval(m: Tensor, p: Tensor) -> Tensor:
+    """Source point of affine maps m (...x6) at points p (...x2)."""
+    x, y = p[..., 0], p[..., 1]
+    return torch.stack([m[..., 0] * x + m[..., 1] * y + m[..., 2],
+                        m[..., 3] * x + m[..., 4] * y + m[..., 5]], -1)
+
+
+def _block_errors(val: Tensor, covered: Tensor) -> Tensor:
+    """Candidate discontinuities: the largest second difference of the coarse source
+    field at any corner of each 2x2 block, (r-1)x(r-1), crop units. A jump of J shows as
+    about J; a mere kink between differently stretched triangles also shows, and is
+    told apart later by :func:`_discontinuous`. Only cells inside the mesh count: the
+    head-motion field outside it is smooth by construction. val: rxrx2; covered: rxr."""
+    sd_x = (val[:, 2:] - 2.0 * val[:, 1:-1] + val[:, :-2]).abs().max(-1).values
+    sd_y = (val[2:] - 2.0 * val[1:-1] + val[:-2]).abs().max(-1).values
+    cell = torch.maximum(F.pad(sd_x, (1, 1, 0, 0)), F.pad(sd_y, (0, 0, 1, 1)))  # r x r
+    cell = torch.where(covered, cell, torch.zeros_like(cell))
+    return torch.maximum(torch.maximum(cell[:-1, :-1], cell[:-1, 1:]),
+                         torch.maximum(cell[1:, :-1], cell[1:, 1:]))
+
+
+_CORNER_PAIRS = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def _discontinuous(corner_ids: Tensor, corners: Tensor, m: Tensor, pos: Tensor,
+                   val: Tensor, tolerance) -> Tensor:
+    """Which of K candidate blocks hold a real discontinuity: a pair of corner cells whose
+    maps disagree *and* whose triangles share no vertex. (Triangles sharing a vertex meet
+    continuously, however differently stretched; disjoint triangles meeting within a
+    block mean a fold or an occlusion edge.) corner_ids: Kx4; m: Kx4x6; pos, val: Kx4x2."""
+    vert = corners[corner_ids.clamp(min=0)]                             # Kx4x3
+    flags = []
+    for a, b in _CORNER_PAIRS:
+        shared = (vert[:, a, :, None] == vert[:, b, None, :]).any(-1).any(-1)
+        ab = (_eval(m[:, a], pos[:, b]) - val[:, b]).abs().max(-1).values
+        ba = (_eval(m[:, b], pos[:, a]) - val[:, a]).abs().max(-1).values
+        covered = (corner_ids[:, a] >= 0) & (corner_ids[:, b] >= 0)
+        flags.append(covered & ~shared & (torch.maximum(ab, ba) > tolerance))
+    return torch.stack(flags, -1).any(-1)
+
+
+def refine_edges(maps: TriangleMaps, corners: Tensor, neighbours: Tensor, ids: Tensor,
+                 source: Tensor, r, size, max_blocks) -> tuple[Tensor, Tensor]:
+    """Exact source points for the output pixels of coarse blocks that interpolate badly.
+
+    Where the warp folds or one surface occludes another (a closing lid, pressed lips,
+    a cheek turning in front of the hair), the coarse field jumps and bilinear upsampling
+    would smear it into a 4-pixel staircase. Those blocks' 16 pixels are tested against
+    the triangles that won the 4x4 cells around them and the edge neighbours
+    (``neighbours``: Tx3, -1 padded) of the four corner winners, which catches triangles
+    thinner than a cell (a closing lid's lash band, the slit of a closing eye); the
+    front-most one containing a pixel wins. Pixels no candidate covers keep the
+    interpolated value.
+    Returns (flat pixel index N long, source point Nx2 crop units, -1e3 where no
+    candidate covers the pixel).
+    """
+    tolerance = REFINE_TOLERANCE_PX / size
+    m = maps.src[ids.clamp(min=0)].reshape(r, r, 6)
+    pos = window_centres(r, (0, 0, r, r)).reshape(r, r, 2)
+    val = source.reshape(r, r, 2)
+    errors = _block_errors(val, (ids >= 0).reshape(r, r))
+    # Candidates by map disagreement alone (cheap, dense), then the vertex test on those
+    # few. Block 0 (a crop corner, harmless to refine) is always added: onnxruntime's
+    # reductions mishandle the empty tensors a frame without edges would give.
+    blocks = torch.cat([torch.nonzero((errors > 2.0 * tolerance).reshape(-1))[:max_blocks, 0],
+                        torch.zeros(1, dtype=torch.long)])
+    bi, bj = blocks // (r - 1), blocks - (blocks // (r - 1)) * (r - 1)
+    cells = torch.stack([bi * r + bj, bi * r + bj + 1, (bi + 1) * r + bj,
+                         (bi + 1) * r + bj + 1], -1)                       # Kx4
+    keep = _discontinuous(ids[cells], corners, m.reshape(-1, 6)[cells],
+                          pos.reshape(-1, 2)[cells], val.reshape(-1, 2)[cells], tolerance)
+    blocks = torch.cat([blocks[keep], torch.zeros(1, dtype=torch.long)])
+    bi, bj = blocks // (r - 1), blocks - (blocks // (r - 1)) * (r - 1)
+    near = torch.arange(_NEIGHBOURHOOD) - 1
+    ci = (bi[:, None, None] + near[None, :, None]).clamp(0, r - 1)
+    cj = (bj[:, None, None] + near[None, None, :]).clamp(0, r - 1)
+    cand = ids[(ci * r + cj).reshape(-1, _NEIGHBOURHOOD ** 2)]         # Kx16
+    corner = cand[:, [5, 6, 9, 10]]                                    # the block's corners
+    beside = torch.where((corner >= 0)[..., None], neighbours[corner.clamp(min=0)],
+                         torch.full_like(corner[..., None], -1)).reshape(-1, 12)
+    cand = torch.cat([cand, beside], 1)                                # Kx28
+    n_cand = _NEIGHBOURHOOD ** 2 + 12
+    step = torch.arange(COARSE_STEP)
+    pi = (bi * COARSE_STEP + COARSE_STEP // 2)[:, None, None] + step[None, :, None]
+    pj = (bj * COARSE_STEP + COARSE_STEP // 2)[:, None, None] + step[None, None, :]
+    pi, pj = pi + 0 * pj, pj + 0 * pi        # KxSxS each (broadcast_tensors traces sizes)
+    pix = torch.stack([(pj.float() + 0.5) / size, (pi.float() + 0.5) / size], -1)
+    pix = pix.reshape(-1, COARSE_STEP ** 2, 1, 2)                      # Kx16x1x2
+    coef = maps.coef[cand.clamp(min=0)][:, None]                       # Kx1xCx4x3
+    planes = coef[..., 0] * pix[..., 0:1] + coef[..., 1] * pix[..., 1:2] + coef[..., 2]
+    inside = (planes.min(-1).values >= -_INSIDE_TOL) & (cand >= 0)[:, None, :]
+    depth = torch.where(inside, planes[..., 3], torch.full_like(planes[..., 3], 1e12))
+    best = depth.argmin(-1, keepdim=True)                              # Kx16x1
+    winner = cand[:, None, :].expand(-1, COARSE_STEP ** 2, n_cand).gather(-1, best)[..., 0]
+    found = inside.any(-1)
+    point = _eval(maps.src[winner], pix[:, :, 0])
+    point = torch.where(found[..., None], point, torch.full_like(point, -1e3))
+    return (pi * size + pj).reshape(-1), point.reshape(-1, 2)

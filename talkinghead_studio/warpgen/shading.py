@@ -19,10 +19,11 @@ from talkinghead_studio.warpgen import topology as topo
 
 Tensor = torch.Tensor
 
-UPPER_TEETH = 0.16        # visible height of the upper incisors, mouth widths
-LOWER_TEETH = 0.05
-TEETH_HALF_WIDTH = 0.40   # teeth recede into the dark beyond this distance from the centre (u)
-TOOTH_PITCH = 0.075       # tooth width in u (mouth widths); gaps fall on multiples from the centre
+UPPER_TEETH = 0.15        # visible height of the upper incisors, mouth widths
+LOWER_TEETH = 0.035       # the lower teeth: a hint just above the lower lip
+TEETH_HALF_WIDTH = 0.34   # teeth recede into the dark beyond this distance from the centre (u)
+TOOTH_PITCH = 0.07        # tooth width in u (mouth widths); gaps fall on multiples from the centre
+MAROON = (0.50, 0.16, 0.14)
 
 
 def _sample(image: Tensor, points: Tensor) -> Tensor:
@@ -41,10 +42,10 @@ def portrait_colours(image: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
     lip = _sample(image, lips)
     skin = _sample(image, src[list(topo.SKIN_POINTS), :2])
     luma = (skin * torch.tensor([0.30, 0.59, 0.11])).sum().clamp(min=0.02)
-    # Teeth: a little brighter than the skin, half desaturated, in the portrait's colour
-    # cast (a varnished painting gets yellowed teeth, a dim photo dim ones).
-    tint = 0.5 * skin / luma + 0.5
-    teeth = (tint * (luma * 1.3).clamp(0.25, 0.85)).clamp(0.0, 1.0)
+    # Teeth: a little brighter than the skin, mostly desaturated, in the portrait's
+    # colour cast (a varnished painting gets yellowed teeth, a dim photo dim ones).
+    tint = 0.35 * skin / luma + 0.65
+    teeth = (tint * (luma * 1.25).clamp(0.22, 0.78)).clamp(0.0, 1.0)
     return lip, teeth
 
 
@@ -59,22 +60,21 @@ def _arch(u: Tensor, half_width: float) -> Tensor:
     return (1.0 - ((u - 0.5) / half_width) ** 2).clamp(min=0.0).sqrt()
 
 
-def _cavity(u: Tensor, below_upper: Tensor, above_lower: Tensor, px: Tensor,
+def _cavity(u: Tensor, depth: Tensor, above_lower: Tensor, gap: Tensor, px: Tensor,
             lip3: Tensor) -> Tensor:
-    """Dark mouth cavity with a tongue at the bottom. 1x3xHxW."""
-    gap = below_upper + above_lower
-    depth = (torch.minimum(below_upper, above_lower) / (0.5 * gap).clamp(min=1e-4)).clamp(0, 1)
+    """Dark mouth cavity with a tongue at the bottom. 1x3xHxW.
+
+    depth: 0 at the upper lip .. 1 at the lower lip. The roof, in the upper lip's
+    shadow, is darkest; the floor and tongue catch some light; the sides fall off."""
+    base = 0.5 * lip3 + 0.5 * torch.tensor(MAROON).reshape(1, 3, 1, 1)
     side = _arch(u, 0.55)
-    # Warm the lip colour towards a maroon so the cavity never reads as a grey hole.
-    base = 0.5 * lip3 + 0.5 * torch.tensor([0.55, 0.17, 0.15]).reshape(1, 3, 1, 1)
-    cavity = base * (0.40 - 0.26 * depth) * (0.45 + 0.55 * side)
-    open_wide = ((gap - 0.10) / 0.15).clamp(0.0, 1.0)
-    # Tongue: an ellipse rising from the lower lip, its top edge in shadow.
+    cavity = base * (0.16 + 0.20 * depth * depth) * (0.45 + 0.55 * side)
+    open_wide = ((gap - 0.12) / 0.15).clamp(0.0, 1.0)
     across = (u - 0.5) / 0.30
-    top = 0.32 * gap * (1.0 - across * across).clamp(min=0.0).sqrt()
-    tongue_in = _edge(top - above_lower, px) * open_wide
+    top = 0.30 * gap * (1.0 - across * across).clamp(min=0.0).sqrt()
+    tongue_in = ((top - above_lower) / (3.0 * px)).clamp(0.0, 1.0) * open_wide
     under = (above_lower / top.clamp(min=1e-4)).clamp(0.0, 1.0)
-    tongue = base * (0.75 - 0.35 * under) * (0.6 + 0.4 * side)
+    tongue = base * (0.62 - 0.25 * under) * (0.55 + 0.45 * side)
     return cavity + (tongue - cavity) * tongue_in
 
 
@@ -83,19 +83,19 @@ def mouth_interior(u: Tensor, below_upper: Tensor, above_lower: Tensor, px: Tens
     """RGB 1x3xHxW of the synthetic interior. u, below_upper, above_lower: 1x1xHxW."""
     below_upper, above_lower = below_upper.clamp(min=0.0), above_lower.clamp(min=0.0)
     lip3, teeth3 = lip.reshape(1, 3, 1, 1), teeth.reshape(1, 3, 1, 1)
-    colour = _cavity(u, below_upper, above_lower, px, lip3)
     gap = below_upper + above_lower
+    depth = (below_upper / gap.clamp(min=1e-4)).clamp(0.0, 1.0)
+    colour = _cavity(u, depth, above_lower, gap, px, lip3)
+    lower_h = torch.minimum(LOWER_TEETH * _arch(u, 0.2), 0.2 * gap) * ((gap - 0.25) / 0.1).clamp(0, 1)
+    lower_in = _edge(lower_h - above_lower, px) * (lower_h > 0.004).float()
+    colour = colour + (teeth3 * 0.45 - colour) * lower_in
     arch = _arch(u, TEETH_HALF_WIDTH)
-    lower_h = torch.minimum(LOWER_TEETH * _arch(u, 0.24), 0.25 * gap) * ((gap - 0.2) / 0.1).clamp(0, 1)
-    lower_in = _edge(lower_h - above_lower, px) * (lower_h > 0.003).float()
-    colour = colour + (teeth3 * 0.5 - colour) * lower_in
-    upper_h = torch.minimum(UPPER_TEETH * arch, 0.55 * gap)
-    upper_in = _edge(upper_h - below_upper, px) * (upper_h > 0.003).float()
+    upper_h = torch.minimum(UPPER_TEETH * arch * arch.sqrt(), 0.55 * gap)
+    upper_in = _edge(upper_h - below_upper, px) * (upper_h > 0.004).float()
     # Faint gaps between teeth: a comb of narrow dips, one per TOOTH_PITCH from the centre.
     sigma = torch.maximum(px * 0.7, torch.tensor(0.003))
     phase = torch.sin((u - 0.5) * (3.14159265 / TOOTH_PITCH)) * (TOOTH_PITCH / 3.14159265)
     lines = torch.exp(-((phase / sigma) ** 2))
-    shadow = 1.0 - 0.3 * torch.exp(-below_upper / 0.015)
-    tip = 1.0 - 0.3 * ((below_upper / upper_h.clamp(min=1e-3)) ** 3).clamp(max=1.0)
-    light = (0.35 + 0.65 * arch) * shadow * tip * (1.0 - 0.18 * lines)
+    shadow = 1.0 - 0.35 * torch.exp(-below_upper / 0.02)
+    light = (0.25 + 0.75 * arch * arch) * shadow * (1.0 - 0.12 * lines)
     return colour + (teeth3 * light - colour) * upper_in

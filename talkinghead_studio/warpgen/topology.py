@@ -317,6 +317,36 @@ def detail_triangles() -> list[int]:
             if cls in (CLASS_MOUTH, CLASS_EYE) or (cls == CLASS_FACE and set(tri) <= keep)]
 
 
+def canonical_corners() -> list[tuple[int, int, int]]:
+    """Each warp triangle's vertices, with fill copies replaced by the landmark they copy
+    (same driving position), for "do these triangles touch" tests."""
+    tris, _ = warp_triangles()
+    same = {fill_vertex_index(low): low for low, _ in FILL_PAIRS}
+    return [tuple(same.get(v, v) for v in tri) for tri in tris]
+
+
+def triangle_neighbours() -> list[tuple[int, int, int]]:
+    """For each warp triangle, the (up to) three triangles sharing an edge with it, -1
+    padded. Fill copies count as the landmark they copy: they sit at the same driving
+    position, so a fill triangle borders the lid or lip triangles along its chain."""
+    tris, _ = warp_triangles()
+    same = {fill_vertex_index(low): low for low, _ in FILL_PAIRS}
+    edges: dict[tuple[int, int], list[int]] = {}
+    for i, tri in enumerate(tris):
+        v = [same.get(x, x) for x in tri]
+        for a, b in ((v[0], v[1]), (v[1], v[2]), (v[0], v[2])):
+            edges.setdefault((min(a, b), max(a, b)), []).append(i)
+    result = []
+    for i, tri in enumerate(tris):
+        v = [same.get(x, x) for x in tri]
+        found = []
+        for a, b in ((v[0], v[1]), (v[1], v[2]), (v[0], v[2])):
+            found += [j for j in edges[(min(a, b), max(a, b))] if j != i]
+        found = (found + [-1, -1, -1])[:3]
+        result.append(tuple(found))
+    return result
+
+
 def num_warp_vertices() -> int:
     return NUM_LANDMARKS + RING_LAYERS * len(FACE_OVAL) + len(FILL_PAIRS)
 

@@ -38,7 +38,8 @@ def test_mp4_has_driver_frames_fps_audio_and_portrait_size(tmp_path, astronaut_p
     assert len(frames) == 20
     # The identity generator returns the crop unchanged: the output is the portrait.
     portrait = load_portrait(astronaut_path).rgb
-    assert np.abs(frames[0].astype(int) - portrait.astype(int)).mean() < 3.0
+    # H.264 + the invisible watermark (about 2 grey levels RMS) cost a few levels.
+    assert np.abs(frames[0].astype(int) - portrait.astype(int)).mean() < 4.0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -132,28 +132,3 @@ def loaded_window(qtbot, window, portrait_path, driver_clip):
     wait_driver(qtbot, window, driver_clip)
     return window
 
-
-# ----------------------------------------------------------------- export readiness
-
-
-@pytest.fixture(scope="session")
-def pipeline_problem(tmp_path_factory, identity_model):
-    """None when core.pipeline.render works end to end, else why it does not."""
-    return samples.pipeline_problem(tmp_path_factory.mktemp("probe"), identity_model)
-
-
-@pytest.fixture
-def export_ready(pipeline_problem, monkeypatch):
-    """Export tests drive the real pipeline. If the core's pipeline/provenance hand-off is
-    mid-change, bridge it (loudly) so the GUI side is still tested."""
-    if pipeline_problem is None:
-        return
-    import warnings
-
-    from talkinghead_studio.core import export, pipeline, provenance
-
-    warnings.warn(f"core.pipeline.render fails at the provenance hand-off "
-                  f"({pipeline_problem}); GUI export tests use a forwarding bridge")
-    bridge = samples.ProvenanceBridge(provenance)
-    monkeypatch.setattr(pipeline, "provenance", bridge)
-    monkeypatch.setattr(export, "provenance", bridge)

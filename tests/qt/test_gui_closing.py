@@ -6,12 +6,8 @@ import threading
 from PySide6.QtWidgets import QMessageBox
 
 from talkinghead_studio.core.preview import CameraInfo
-import pytest
-
 from tests.qt.conftest import WAIT_MS, wait_driver, wait_portrait
 from tests.qt.test_gui_export import export_via_dialog, leftovers
-
-pytestmark = pytest.mark.usefixtures("export_ready")
 
 
 def confirm_dialog(qtbot, window) -> QMessageBox:

@@ -7,13 +7,9 @@ import cv2
 from PIL import Image
 from PySide6.QtCore import Qt
 
-import pytest
-
 from tests.qt.conftest import WAIT_MS, wait_driver, wait_portrait
 
 EXPORT_WAIT_MS = 90_000
-
-pytestmark = pytest.mark.usefixtures("export_ready")
 
 
 def export_via_dialog(qtbot, window, output: Path, fmt: str):

@@ -123,3 +123,18 @@ def test_size_change_reprepares_portrait(qtbot, loaded_window):
     combo.setCurrentIndex(index)
     qtbot.waitUntil(lambda: window.portrait_view.prepared.size == 512, timeout=WAIT_MS)
     assert window.settings.size == 512
+
+
+def test_zoom_to_face(qtbot, loaded_window):
+    window = loaded_window
+    size = window.portrait_view.prepared.size
+    qtbot.keyClick(window, Qt.Key.Key_Z)
+    assert window.commands.zoom_face.isChecked() and window.settings.zoom_face
+    assert window.result_canvas.image_array.shape == (size, size, 3)
+    points = window.result_canvas.overlay_points
+    assert points.min() > 0 and points.max() < size      # the face fills the close-up
+    window.commands.step_forward.trigger()
+    wait_frame(qtbot, window, lambda f: f.index == 1)
+    assert window.result_canvas.image_array.shape == (size, size, 3)
+    qtbot.keyClick(window, Qt.Key.Key_Z)
+    assert window.result_canvas.image_array.shape == window.portrait_view.image.shape

@@ -63,3 +63,16 @@ def test_meta_finetune_export_chain(tmp_path, capsys, astronaut_path):
     assert "contract check passed" in out and "pixel-pyramid" in out
     model = OnnxGenerator(onnx_path, SessionOptions(provider="cpu"))
     assert model.info.name == "astro" and model.info.resolutions == (32,)
+
+
+def test_out_of_gpu_memory_names_what_to_lower(monkeypatch, capsys, tmp_path):
+    torch = pytest.importorskip("torch")
+    from talkinghead_studio.training import meta
+
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(meta, "run_meta", exhausted)
+    code = main(["train", "meta", "--cache", str(tmp_path), "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Out of GPU memory" in err and "--batch-size" in err

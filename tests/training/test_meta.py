@@ -1,7 +1,6 @@
 """Meta-learning: losses fall on tiny data; checkpoints resume to the identical step."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -94,6 +94,9 @@ _HIGHPASS_SIGMA = 3.0
 _LOCAL_SIGMA = 4.0
 _NOISE_FLOOR = 4.0
 
+#: The public key everything above derives from. Changing it, the tile, the band, the
+#: energy split or the code makes every earlier export undetectable or misread: a new
+#: scheme needs a new version here and the old detector kept beside it.
 _KEY = b"talkinghead-studio/watermark/v1"
 
 

@@ -1,0 +1,67 @@
+"""The shipped mesh-warp file is what its source builds (needs the "train" extra)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkinghead_studio.warpgen import topology as topo
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+pytestmark = pytest.mark.torch
+
+
+def test_baked_triangles_match_the_mediapipe_wheel():
+    pytest.importorskip("mediapipe")
+    assert [tuple(t) for t in topo.derive_face_triangles()] == list(topo.FACE_TRIANGLES)
+    assert len(topo.FACE_TRIANGLES) == 852
+
+
+_SESSIONS: dict = {}
+
+
+def run(path, feeds):
+    import onnxruntime as ort
+
+    if path not in _SESSIONS:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        _SESSIONS[path] = ort.InferenceSession(str(path), options,
+                                               providers=["CPUExecutionProvider"])
+    return _SESSIONS[path].run(["image", "mask"], feeds)
+
+
+@pytest.fixture(scope="module")
+def fresh_export(tmp_path_factory):
+    from talkinghead_studio.warpgen.export import export_onnx
+
+    return export_onnx(tmp_path_factory.mktemp("export") / "mesh_warp.onnx")
+
+
+def test_fresh_export_matches_the_shipped_file(shipped_model, fresh_export):
+    from talkinghead_studio.warpgen import samples
+
+    for size, name in ((256, "astronaut"), (512, "hopper")):
+        crop, lm = samples.portrait(name, size)
+        for case in ("neutral", "all"):
+            feeds = samples.feeds(crop, lm, samples.reference_cases(lm)[case])
+            for fresh, shipped in zip(run(fresh_export, feeds), run(shipped_model, feeds)):
+                assert np.abs(fresh - shipped).max() < 1e-5, (size, name, case)
+
+
+def test_onnx_matches_torch(fresh_export):
+    """The exported graph computes what the torch source computes (float rounding may
+    flip a pixel sitting exactly on a depth tie or on the line between the two jaws)."""
+    from talkinghead_studio.warpgen import samples
+    from talkinghead_studio.warpgen.export import INPUTS
+    from talkinghead_studio.warpgen.model import MeshWarpGenerator
+
+    model = MeshWarpGenerator().eval()
+    crop, lm = samples.portrait("astronaut", 256)
+    feeds = samples.feeds(crop, lm, samples.reference_cases(lm)["all"])
+    with torch.no_grad():
+        expected = model(*(torch.from_numpy(feeds[k]) for k in INPUTS))
+    for got, want in zip(run(fresh_export, feeds), expected):
+        diff = np.abs(got - want.numpy())
+        assert diff.mean() < 1e-4 and np.percentile(diff, 99.9) < 2 / 255
