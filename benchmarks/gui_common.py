@@ -75,3 +75,15 @@ def load_average() -> str:
         return "load average %.2f %.2f %.2f" % os.getloadavg()
     except OSError:
         return "load average unknown"
+
+
+def close(window) -> None:
+    """Close the window as a user does (workers stop) and let Qt delete it before Python
+    shuts down, so nothing Qt-owned is left for the interpreter's final clean-up."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QApplication.instance().processEvents()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from gui_common import (app, load_average, pick_driver, pick_model, samples, settings_in,
+from gui_common import (app, close, load_average, pick_driver, pick_model, samples, settings_in,
                         wait_until, work_dir)
 
 HEARTBEAT_MS = 5
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     worst = sorted(zip(gaps, beat.when), reverse=True)[:5]
     print("longest gaps (ms @ s after start): " +
           ", ".join(f"{g:.0f} @ {t:.2f}" for g, t in worst))
-    window.shutdown()
+    close(window)
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from gui_common import (app, load_average, pick_driver, pick_model, samples, settings_in,
+from gui_common import (app, close, load_average, pick_driver, pick_model, samples, settings_in,
                         wait_until, work_dir)
 
 MEASURE_FRAMES = 120
@@ -58,8 +58,7 @@ def main(argv=None) -> int:
     for size in args.sizes:
         fps = measure(window, size)
         print(f"preview fps at {size}: {fps:.1f}")
-    window.shutdown()
-    qapp.processEvents()
+    close(window)
     return 0
 
 

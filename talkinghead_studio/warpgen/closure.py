@@ -42,7 +42,7 @@ Tensor = torch.Tensor
 
 SNAP_SHUT = (0.12, 0.30)
 RING_FOLLOW = (0.9, 0.45)   # share of the margin's extra closing each ring above follows
-TUCK_LOWER = 0.6
+TUCK_LOWER = 0.85
 TUCK_UPPER = 0.25
 LIP_GROWTH = (1.3, 0.004)   # a lip column may grow to 1.3 x its height + 0.004 crop units
 
@@ -175,7 +175,9 @@ def _fill_sources(src: Tensor, mesh_src: Tensor, up: Tensor, lo: Tensor, down: T
     """Step 6 (FILL_PAIRS are the same 23 pairs, in the same order)."""
     gap_s = _along(src[_PAIR_LO, :2] - src[_PAIR_UP, :2], down)
     gap_d = _along(lo - up, down).clamp(min=0.0)
-    shut = 1.0 - (gap_d / gap_s.clamp(min=1e-4)).clamp(0.0, 1.0)
+    # Only once a pair is mostly shut: until then the opening layer covers the fill, and
+    # its anti-aliased rim should blend with eye colours, not with lashes.
+    shut = smoothstep(0.5, 0.9, 1.0 - (gap_d / gap_s.clamp(min=1e-4)).clamp(0.0, 1.0))
     lower, upper = mesh_src[_PAIR_LO, :2], mesh_src[_PAIR_UP, :2]
     return lower + shut[:, None] * (upper - lower)
 

@@ -28,7 +28,7 @@ Tensor = torch.Tensor
 
 REAL_INTERIOR_MAR = (0.05, 0.12)  # source mouth-aspect range where its interior is trusted
 REAL_INTERIOR_FADE = 0.08         # mouth widths over which real interior fades to synthetic
-GAZE_FALLOFF = (1.0, 2.6)         # iris radii: full iris shift inside, none outside
+GAZE_FALLOFF = (1.35, 2.8)        # iris radii: full iris shift inside, none outside
 
 
 def _pad(chain: tuple[int, ...], length: int = 11) -> list[int]:
@@ -135,7 +135,10 @@ def _eye_sources(p: Tensor, src: Tensor, drv: Tensor) -> Tensor:
     iris_d, iris_s = drv[_IRIS[:, 0], :2], src[_IRIS[:, 0], :2]           # 2x2
     rel = iris_s - a_s
     iris_fwd = a_d + torch.stack([c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1]], -1)
-    radius = safe_norm(drv[_IRIS[:, 1:], :2] - iris_d[:, None]).mean(-1).clamp(min=1e-3)
+    # The portrait's own iris size (scaled with the eye), not the driver's: the whole
+    # visible iris must move as one disc, or its rim smears across the white.
+    radius = (safe_norm(src[_IRIS[:, 1:], :2] - iris_s[:, None]).mean(-1)
+              * (c * c + s * s).sqrt()).clamp(min=1e-3)
     reach = smoothstep(GAZE_FALLOFF[0], GAZE_FALLOFF[1],
                        safe_norm(p[:, None] - iris_d[None]) / radius)      # Px2
     q = p[:, None] - (1.0 - reach)[..., None] * (iris_d - iris_fwd)[None] - a_d[None]

@@ -54,10 +54,6 @@ class Window(NamedTuple):
         return self.y0 * COARSE, self.x0 * COARSE, self.ny * COARSE, self.nx * COARSE
 
 
-def _index_buffer(values) -> Tensor:
-    return torch.tensor(list(values), dtype=torch.long)
-
-
 class MeshWarpGenerator(torch.nn.Module):
     """See the module docstring. No learned weights; buffers hold the mesh topology."""
 
@@ -145,11 +141,17 @@ def _coarse_alpha(matte: Tensor, source: Tensor, face: Tensor, coarse
     source still shows person or background, and ``background_image`` only where the
     source had person that has moved away ("uncovered"). Both are computed at the
     coarse level so a still frame reproduces the source exactly, however soft the matte.
+    (A 4-pixel-soft alpha is fine here: MediaPipe's matte is softer than that.)
     """
     pooled = F.avg_pool2d(matte, COARSE)                               # 1x1xcxc
     carried = _sample(pooled, source.reshape(1, coarse, coarse, 2) * 2.0 - 1.0)
     alpha = torch.maximum(carried.reshape(-1), face)
-    uncovered = (pooled.reshape(-1) - alpha).clamp(0.0, 1.0)
+    # Share of the person that left the cell, relative to how much person the source had
+    # there: at the soft edge of the matte the source pixel is part hair, part backdrop,
+    # and once the head has moved away all of it must go, or a dark outline of the old
+    # silhouette stays behind.
+    pooled = pooled.reshape(-1)
+    uncovered = ((pooled - alpha) / pooled.clamp(min=0.05)).clamp(0.0, 1.0)
     return alpha, (1.0 - alpha) * uncovered
 
 

@@ -285,38 +285,6 @@ def warp_triangles() -> tuple[list[tuple[int, int, int]], list[int]]:
     return tris, classes
 
 
-def _neighbours() -> dict[int, set[int]]:
-    adj: dict[int, set[int]] = {}
-    for tri in FACE_TRIANGLES:
-        for a in tri:
-            adj.setdefault(a, set()).update(v for v in tri if v != a)
-    return adj
-
-
-def detail_vertices() -> set[int]:
-    """Landmarks where the warp can fold (closing eyes and lips): the lid margins and the
-    ring next to them, and every landmark of the lips."""
-    adj = _neighbours()
-    margins = set(RIGHT_EYE_UPPER + RIGHT_EYE_LOWER + LEFT_EYE_UPPER + LEFT_EYE_LOWER)
-    eyes = margins.union(*(adj[v] for v in margins))
-    outer = set(LIPS_OUTER_UPPER + LIPS_OUTER_LOWER)
-    lips, front = set(MOUTH_UPPER + MOUTH_LOWER), set(MOUTH_UPPER + MOUTH_LOWER)
-    while front:  # grow from the inner lip contour until the outer one
-        grown = set().union(*(adj[v] for v in front if v not in outer)) - lips
-        lips |= grown
-        front = grown
-    return eyes | lips
-
-
-def detail_triangles() -> list[int]:
-    """Positions in warp_triangles() of the triangles rasterised again at full resolution
-    near the eyes and mouth: face triangles made only of detail vertices, and all fills."""
-    keep = detail_vertices()
-    tris, classes = warp_triangles()
-    return [i for i, (tri, cls) in enumerate(zip(tris, classes))
-            if cls in (CLASS_MOUTH, CLASS_EYE) or (cls == CLASS_FACE and set(tri) <= keep)]
-
-
 def canonical_corners() -> list[tuple[int, int, int]]:
     """Each warp triangle's vertices, with fill copies replaced by the landmark they copy
     (same driving position), for "do these triangles touch" tests."""
@@ -345,10 +313,6 @@ def triangle_neighbours() -> list[tuple[int, int, int]]:
         found = (found + [-1, -1, -1])[:3]
         result.append(tuple(found))
     return result
-
-
-def num_warp_vertices() -> int:
-    return NUM_LANDMARKS + RING_LAYERS * len(FACE_OVAL) + len(FILL_PAIRS)
 
 
 def derive_face_triangles() -> list[tuple[int, int, int]]:

@@ -215,3 +215,20 @@ def test_background_plate_fills_where_the_head_moved_away(generator):
     # a still frame never shows the plate, whatever the matte
     still, _ = render(generator, crop, lm, lm, matte=matte, background=plate)
     assert np.abs(to_uint8(still)[2:-2, 2:-2].astype(int) - crop[2:-2, 2:-2]).max() <= 2
+
+
+@pytest.mark.parametrize("motion", ["jaw", "blink", "head"])
+def test_small_driver_steps_give_small_even_output_steps(generator, motion):
+    """No popping or flicker of its own: as the driver moves in even small steps, the
+    output changes in even small steps (and a repeated frame is repeated exactly)."""
+    crop, lm = samples.portrait("astronaut", SIZE)
+    steps = np.linspace(0.0, 1.0, 9)
+    make = {"jaw": lambda t: samples.open_jaw(lm, 0.05 * t),
+            "blink": lambda t: samples.close_eyes(lm, t),
+            "head": lambda t: samples.move_head(lm, 0.02 * t, 0.0, 4.0 * t)}[motion]
+    frames = [render(generator, crop, lm, make(t))[0] for t in steps]
+    again = render(generator, crop, lm, make(steps[-1]))[0]
+    assert np.array_equal(frames[-1], again)
+    change = np.array([np.abs(b - a).mean() for a, b in zip(frames[:-1], frames[1:])])
+    assert change.min() > 0
+    assert change.max() < 2.5 * np.median(change), change

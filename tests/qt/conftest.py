@@ -33,6 +33,29 @@ def real_model() -> Path:
     return SHIPPED_MODEL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_generator_sessions():
+    """Each window opens the generator as the app does, but a model already opened in
+    this test run is reused: opening mesh_warp.onnx costs about a second of a shared
+    CPU, and forty windows would spend most of the suite's time on it. Loading errors
+    still come from the real code (failures are not cached)."""
+    from talkinghead_studio.core import preview
+
+    real = preview.OnnxGenerator
+    cache = {}
+
+    def open_once(path, options=preview.SessionOptions()):
+        key = (str(path), options)
+        if key not in cache:
+            cache[key] = real(path, options)
+        return cache[key]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(preview, "OnnxGenerator", open_once)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("gui_samples")

@@ -1,7 +1,6 @@
 """Drivers: a video file, a saved motion track, a webcam; and a corrupt video."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from talkinghead_studio.core.preview import CameraInfo

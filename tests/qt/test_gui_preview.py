@@ -138,3 +138,19 @@ def test_zoom_to_face(qtbot, loaded_window):
     assert window.result_canvas.image_array.shape == (size, size, 3)
     qtbot.keyClick(window, Qt.Key.Key_Z)
     assert window.result_canvas.image_array.shape == window.portrait_view.image.shape
+
+
+def test_long_sessions_do_not_leak_true(qtbot, loaded_window):
+    """PySide6 6.12.0's Signal.emit() drops a reference to True on every call; a preview
+    emits one signal per frame, so without qt/signals.py's correction a long session
+    ends in 'Fatal Python error: bool_dealloc' (Python 3.11)."""
+    import sys
+
+    window = loaded_window
+    before = sys.getrefcount(True)
+    start = window.frames_shown
+    window.commands.play.trigger()
+    qtbot.waitUntil(lambda: window.frames_shown >= start + 40, timeout=WAIT_MS)
+    window.commands.play.trigger()
+    qtbot.waitUntil(lambda: window.commands.play.text() == "Play", timeout=WAIT_MS)
+    assert sys.getrefcount(True) >= before - 10
