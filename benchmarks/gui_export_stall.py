@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     window.open_portrait(samples.astronaut_path())
     window.open_driver(driver)
     wait_until(lambda: window.last_frame is not None and window.portrait_view is not None)
-    wait_until(lambda: window.tracking_label.text() == "", timeout=600)
+    wait_until(lambda: window.tracked_fraction >= 1.0, timeout=600)
     beat = Heartbeat()
     beat.start()
     started = time.perf_counter()

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     window.open_portrait(samples.astronaut_path())
     window.open_driver(driver)
     wait_until(lambda: window.driver_meta is not None and window.last_frame is not None)
-    wait_until(lambda: window.tracking_label.text() == "", timeout=600)  # tracked
+    wait_until(lambda: window.tracked_fraction >= 1.0, timeout=600)  # tracked
     meta = window.driver_meta
     print(f"driver {meta.name} {meta.frame_size[0]}x{meta.frame_size[1]} "
           f"{meta.frame_count} frames; generator: {label}; provider "

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.generator = None
         self.cameras: list[CameraInfo] = []
         self.frames_shown = 0
+        self.tracked_fraction = 0.0     # of the driver video, by the background tracker
         self.last_frame: PreviewFrame | None = None
         self.export_worker: ExportWorker | None = None
         self.render_dialog: RenderDialog | None = None
@@ -395,6 +396,7 @@ class MainWindow(QMainWindow):
 
     def _on_driver(self, meta: DriverMeta | None) -> None:
         self.driver_meta = meta
+        self.tracked_fraction = 0.0
         self.controls.set_neutral_frame(None)
         if meta is None:
             self.last_frame = None
@@ -460,6 +462,7 @@ class MainWindow(QMainWindow):
                                         live=index is not None and index < 0)
 
     def _on_tracking(self, fraction: float) -> None:
+        self.tracked_fraction = fraction
         self.tracking_label.setText("" if fraction >= 1.0 else
                                     f"Analysing driver {fraction:.0%}")
 

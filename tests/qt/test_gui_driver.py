@@ -98,3 +98,10 @@ def test_camera_that_does_not_open(qtbot, window, tmp_path):
     dialog = error_dialog(qtbot, window)
     assert "No camera" in dialog.text() and "Ghost Camera" in dialog.informativeText()
     assert not window.live
+
+
+def test_driver_is_tracked_in_the_background(qtbot, window, driver_clip):
+    wait_driver(qtbot, window, driver_clip)
+    qtbot.waitUntil(lambda: window.tracked_fraction >= 1.0, timeout=WAIT_MS)
+    assert window.tracking_label.text() == ""
+    assert not window.preview.neutral_pending      # the automatic neutral frame is set

@@ -107,8 +107,8 @@ def test_use_frame_as_neutral(qtbot, loaded_window):
     qtbot.keyClick(window, Qt.Key.Key_N)
     qtbot.waitUntil(lambda: window.controls.motion().neutral_frame == 9, timeout=WAIT_MS)
     assert "frame 10" in window.controls.neutral_label.text()
-    # At its own neutral frame the driver shows no expression change: with relative
-    # motion the portrait's target is the portrait's own face (up to pose).
+    # The export gets the same neutral frame as the preview.
+    assert window.controls.motion().neutral_frame == 9
     window.commands.auto_neutral.trigger()
     assert window.controls.motion().neutral_frame is None
     assert "automatic" in window.controls.neutral_label.text()
