@@ -129,6 +129,9 @@ class OnnxGenerator:
         session_options = ort.SessionOptions()
         session_options.intra_op_num_threads = options.intra_op_threads or default_thread_count()
         session_options.log_severity_level = 3
+        # Our render stages already keep both cores busy; spinning worker threads only
+        # burn CPU the other stages need (measured: 2x CPU per frame, no speed gain).
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(self.path), sess_options=session_options, providers=requested

@@ -23,10 +23,10 @@ OUTPUTS = ("image", "mask")
 
 
 def example_inputs(size: int = 256) -> tuple[torch.Tensor, ...]:
-    """Deterministic inputs for tracing: a grey crop and a plausible synthetic face.
-
-    The values only steer tracing (the graph has no data-dependent branches); any face
-    with the right shapes would do.
+    """Deterministic inputs for tracing: a random crop and a seeded point cloud in the
+    landmark layout. The values only steer tracing (the graph has no data-dependent
+    Python branches; data-dependent sizes stay dynamic), so any points with the right
+    shapes do; tests check the exported file on real faces.
     """
     gen = torch.Generator().manual_seed(0)
     image = torch.rand(1, 3, size, size, generator=gen)

@@ -16,7 +16,8 @@ def drop_files(window, paths) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     centre = QPointF(window.rect().center())
     actions = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(centre, actions, mime, Qt.MouseButton.LeftButton,
+    # Qt declares the drag-enter position as an integer QPoint, the drop as a QPointF.
+    enter = QDragEnterEvent(window.rect().center(), actions, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused a file drag"
