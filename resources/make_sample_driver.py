@@ -152,6 +152,12 @@ def main() -> None:
                         str(padded_wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
                         "-c:a", "aac", "-b:a", "64k", "-shortest", "-map_metadata", "0",
                         str(OUT_DIR / "sample_driver.mp4")], check=True)
+        # The remux above drops the render's content credentials: sign the final file.
+        from talkinghead_studio.core import provenance
+        record = provenance.ProvenanceRecord.for_export(
+            generator_name="Mesh warp", watermark=True, portrait_name=PORTRAIT.name,
+            driver_name=track_path.name)
+        provenance.finalize_file(OUT_DIR / "sample_driver.mp4", record)
     print(f"wrote {track_path} and {OUT_DIR / 'sample_driver.mp4'} ({len(track)} frames)")
 
 

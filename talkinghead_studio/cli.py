@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui = commands.add_parser("gui", help="open the desktop app")
     gui.add_argument("portrait", nargs="?", default=None)
     gui.add_argument("driver", nargs="?", default=None)
+    gui.add_argument("--model", type=Path, default=None, metavar="PATH",
+                     help="generator .onnx to use instead of the shipped one")
 
     try:
         from talkinghead_studio.training.cli import add_train_subcommands
@@ -220,7 +222,8 @@ def cmd_verify(args) -> int:
 def cmd_gui(args) -> int:
     from talkinghead_studio.qt.app import run_app
 
-    return run_app(getattr(args, "portrait", None), getattr(args, "driver", None))
+    return run_app(getattr(args, "portrait", None), getattr(args, "driver", None),
+                   model_path=getattr(args, "model", None))
 
 
 COMMANDS = {"render": cmd_render, "track": cmd_track, "verify": cmd_verify, "gui": cmd_gui}

@@ -196,6 +196,11 @@ def temporary_sibling(target: Path, suffix: str | None = None) -> Path:
     handle, name = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.stem}.",
                                     suffix=f".partial{suffix}")
     os.close(handle)
+    # mkstemp makes the file private (0600); the finished output should get the usual
+    # permissions, as if the user's program had created it directly.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 
