@@ -53,9 +53,16 @@ def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
     return windows
 
 
-def find_portrait_face(rgb: np.ndarray, detector: FaceMeshDetector) -> FaceDetection | None:
+def find_portrait_face(rgb: np.ndarray, detector: FaceMeshDetector | None = None
+                       ) -> FaceDetection | None:
     """Largest face in a still image. Tries the whole image, then overlapping windows,
-    because MediaPipe's short-range detector misses faces that fill little of a frame."""
+    because MediaPipe's short-range detector misses faces that fill little of a frame.
+
+    Without a ``detector`` a still-image one is opened for this call and closed after.
+    """
+    if detector is None:
+        with FaceMeshDetector(mode="image") as own_detector:
+            return find_portrait_face(rgb, own_detector)
     found = detector.detect(rgb)
     if found is not None:
         return found
@@ -129,13 +136,7 @@ def prepare_portrait(loaded: LoadedImage, size: int, with_matte: bool = True,
 
     Raises NoFaceFound with advice when no face can be found.
     """
-    own_detector = detector is None
-    detector = detector or FaceMeshDetector(mode="image")
-    try:
-        found = find_portrait_face(loaded.rgb, detector)
-    finally:
-        if own_detector:
-            detector.close()
+    found = find_portrait_face(loaded.rgb, detector)
     if found is None:
         raise NoFaceFound(
             "No face was found in the portrait. Use an image where one face is clearly "

@@ -10,6 +10,9 @@ tests and benchmarks drive them directly. Three kinds of driver give the same th
 - ``WebcamDriver``: a camera (or, for tests, a video file standing in for one), read by
   a capture thread that keeps only the newest frame.
 
+The session also keeps the extra views of the portrait's face (few-shot references,
+core/references.py), aligned to the portrait and handed to its Animator.
+
 Units: frames are ``HxWx3 uint8 RGB``; driver landmarks are ``478x3 float32`` in
 driver-frame pixels (as core/landmarks.py); overlay points are ``478x2 float32`` in the
 pixels of the display image they belong to.
@@ -30,11 +33,12 @@ import numpy as np
 
 from talkinghead_studio.config import MotionSettings, RenderSettings
 from talkinghead_studio.core.animator import Animator
-from talkinghead_studio.core.crop import CropBox, PasteBack, from_crop_units
+from talkinghead_studio.core.crop import CropBox, PasteBack, face_crop_box, from_crop_units
 from talkinghead_studio.core.images import LoadedImage, load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
 from talkinghead_studio.core.motion import pick_neutral_frame
 from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
+from talkinghead_studio.core.references import ReferenceView, align_reference
 from talkinghead_studio.core.track import MotionTrack
 from talkinghead_studio.core.video import probe_video
 from talkinghead_studio.errors import NoCameraFound, NoFaceFound, StudioError, UnreadableVideo
@@ -47,6 +51,7 @@ log = logging.getLogger(__name__)
 # 4000 px photo costs the GUI no more than a 1024 px one; exports use full resolution.
 DISPLAY_MAX_SIDE = 1024
 DRIVER_DISPLAY_MAX_SIDE = 640
+VIEW_THUMBNAIL_SIDE = 96   # extra views' list thumbnails, pixels
 # Same window as the export's automatic neutral frame (core/pipeline.py), so the
 # preview and the exported clip start from the same reference pose.
 NEUTRAL_WINDOW_SECONDS = 3.0
@@ -55,6 +60,12 @@ DriverKind = Literal["video", "track", "camera"]
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _thumbnail(rgb: np.ndarray, side: int = VIEW_THUMBNAIL_SIDE) -> np.ndarray:
+    """A side x side x 3 uint8 RGB copy of a square picture (a list icon)."""
+    interpolation = cv2.INTER_AREA if rgb.shape[0] > side else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (side, side), interpolation=interpolation)
 
 
 def fit_scale(width: int, height: int, max_side: int) -> float:
@@ -538,6 +549,12 @@ class PreviewFrame:
     seconds: time spent producing this frame.
     crop / crop_points: the generated RxRx3 uint8 face crop and its 478x2 target points
     in crop pixels (the GUI's face close-up), None while nothing is generated.
+    driver_face_box: (x0, y0, x1, y1) display pixels of the driver's face close-up: the
+    square the portrait's crop rule gives for the driver's neutral pose (else its first
+    face), held still so the head moves inside it as the generated head moves inside
+    its crop. None until the driver shows a face.
+    view_weights: (1+V,) float, how much the portrait (index 0) and each extra view made
+    up the generated face; None without extra views or while nothing is generated.
     """
 
     index: int | None
@@ -549,6 +566,21 @@ class PreviewFrame:
     seconds: float
     crop: np.ndarray | None = None
     crop_points: np.ndarray | None = None
+    driver_face_box: tuple[float, float, float, float] | None = None
+    view_weights: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ExtraView:
+    """An extra view of the portrait's face, as the GUI lists it.
+
+    thumbnail: TxTx3 uint8 RGB of the view aligned and colour-matched to the portrait's
+    crop, i.e. what the generator really uses (T = VIEW_THUMBNAIL_SIDE).
+    """
+
+    path: Path
+    name: str
+    thumbnail: np.ndarray
 
 
 def _portrait_view(path: Path, loaded: LoadedImage, prepared: PreparedPortrait | None,
@@ -587,6 +619,9 @@ class PreviewSession:
         self._reference: np.ndarray | None = None   # driver neutral, 478x3 driver px
         self._reference_is_auto_guess = False
         self._last_points: np.ndarray | None = None
+        self._zoom_points: np.ndarray | None = None  # frames the driver close-up, driver px
+        self._views: list[tuple[Path, ReferenceView]] = []   # extra views, in list order
+        self._views_of: Path | None = None           # the portrait they were aligned to
 
     # ------------------------------------------------------------------ configuration
     def load_generator(self, render: RenderSettings) -> OnnxGenerator:
@@ -630,7 +665,78 @@ class PreviewSession:
         except NoFaceFound as exc:
             prepared, problem = None, exc
         self.view = _portrait_view(path, self.loaded, prepared, problem)
+        self._realign_views(path, prepared)
         return self.view
+
+    # -------------------------------------------------------------------- extra views
+    @property
+    def extra_views(self) -> tuple[ExtraView, ...]:
+        """The extra views in use, in the order they were added."""
+        return tuple(ExtraView(path, view.name, _thumbnail(view.crop))
+                     for path, view in self._views)
+
+    @property
+    def animator(self) -> Animator | None:
+        """The Animator of the current portrait (None until a frame needs one)."""
+        return self._animator
+
+    def add_extra_view(self, path: str | os.PathLike) -> tuple[ExtraView, ...]:
+        """Align another picture of the portrait's face and use it from the next frame.
+
+        Runs MediaPipe (call it off the GUI thread). Raises NoFaceFound when the picture
+        has no face, and leaves the views as they were. Adding a listed file again is a
+        no-op.
+        """
+        path = Path(path)
+        view = self.view
+        if view is None or view.prepared is None:
+            raise StudioError("Open a portrait with a face first: extra views are other "
+                              "pictures of that face.")
+        if any(known == path for known, _ in self._views):
+            return self.extra_views
+        aligned = self._align_view(path, view.prepared, None)
+        self._views.append((path, aligned))
+        self._views_of = view.path
+        self._use_views()
+        return self.extra_views
+
+    def remove_extra_view(self, path: str | os.PathLike) -> tuple[ExtraView, ...]:
+        path = Path(path)
+        self._views = [(known, view) for known, view in self._views if known != path]
+        self._use_views()
+        return self.extra_views
+
+    def _align_view(self, path: Path, prepared: PreparedPortrait,
+                    detector: FaceMeshDetector | None) -> ReferenceView:
+        loaded = load_portrait(path, max_side=self.render_settings.max_side)
+        try:
+            return align_reference(loaded, prepared, path.name, detector)
+        except NoFaceFound:
+            raise NoFaceFound(
+                f"No face was found in {path.name}, so it was not added as an extra view. "
+                f"Use another picture of the same face, where the face is clearly "
+                f"visible.") from None
+
+    def _realign_views(self, path: Path, prepared: PreparedPortrait | None) -> None:
+        """A new portrait drops the views (they show another face); the same portrait at
+        another size gets them aligned again to its new crop."""
+        if not self._views:
+            return
+        if prepared is None or path != self._views_of:
+            self._views = []
+            return
+        kept = []
+        with FaceMeshDetector(mode="image") as detector:
+            for known, _ in self._views:
+                try:
+                    kept.append((known, self._align_view(known, prepared, detector)))
+                except StudioError as exc:   # the file changed or went away meanwhile
+                    log.warning("extra view %s dropped: %s", known.name, exc)
+        self._views = kept
+
+    def _use_views(self) -> None:
+        if self._animator is not None:
+            self._animator.set_references([view for _, view in self._views])
 
     def set_driver(self, driver: DriverSource | None) -> None:
         """Use a new driver (closes the previous one); the reference pose starts over."""
@@ -640,6 +746,7 @@ class PreviewSession:
         self._reference = None
         self._reference_is_auto_guess = False
         self._last_points = None
+        self._zoom_points = None
         self.motion = replace(self.motion, neutral_frame=None)
         if self._animator is not None:
             self._animator = None
@@ -688,7 +795,8 @@ class PreviewSession:
             return None
         prepared = view.prepared
         fps = self.driver.meta.fps if self.driver is not None else 25.0
-        self._animator = Animator(prepared, self.generator, self.motion, fps=fps)
+        self._animator = Animator(prepared, self.generator, self.motion, fps=fps,
+                                  references=[view for _, view in self._views])
         box = prepared.box
         self._display_box = CropBox(box.cx * view.scale, box.cy * view.scale,
                                     box.side * view.scale)
@@ -700,6 +808,8 @@ class PreviewSession:
     def _set_reference(self, points: np.ndarray, auto_guess: bool) -> None:
         self._reference = points
         self._reference_is_auto_guess = auto_guess
+        if not auto_guess:
+            self._zoom_points = points     # the close-up frames the neutral pose
         if self._animator is not None:
             self._animator.set_driver_reference(points)
 
@@ -755,7 +865,7 @@ class PreviewSession:
         scale = fit_scale(frame.shape[1], frame.shape[0], DRIVER_DISPLAY_MAX_SIDE)
         driver_rgb = resize_rgb(frame, scale)
         driver_points = None if points is None else (points[:, :2] * scale).astype(np.float32)
-        result = result_points = crop = crop_points = None
+        result = result_points = crop = crop_points = weights = None
         animator = self._ensure_animator()
         if animator is not None and points is not None:
             self._update_reference(points)
@@ -764,10 +874,22 @@ class PreviewSession:
             result = self._paste.paste(crop)
             result_points = from_crop_units(target, self._display_box)[:, :2]
             crop_points = target[:, :2] * crop.shape[0]
+            if animator.references:
+                weights = np.array(animator.last_view_weights, np.float64)
         elif self.view is not None:
             result = self.view.image
+        if self._zoom_points is None and points is not None:
+            self._zoom_points = points
         return PreviewFrame(index, driver_rgb, driver_points, result, result_points,
-                            face_found, time.perf_counter() - started, crop, crop_points)
+                            face_found, time.perf_counter() - started, crop, crop_points,
+                            self._driver_face_box(scale), weights)
+
+    def _driver_face_box(self, scale: float) -> tuple[float, float, float, float] | None:
+        """The driver close-up in display pixels, by the portrait's crop rule."""
+        if self._zoom_points is None:
+            return None
+        box = face_crop_box(self._zoom_points[:, :2] * scale)
+        return (box.x0, box.y0, box.x0 + box.side, box.y0 + box.side)
 
     def close(self) -> None:
         self.set_driver(None)

@@ -31,7 +31,8 @@ from talkinghead_studio.errors import NoFaceFound
 _EXPRESSION_POINTS = np.array(sorted(set(
     fr.LIPS + fr.RIGHT_EYE_UPPER + fr.RIGHT_EYE_LOWER + fr.LEFT_EYE_UPPER
     + fr.LEFT_EYE_LOWER + fr.RIGHT_BROW + fr.LEFT_BROW)))
-SELECTION_SHARPNESS = 40.0   # larger = prefer the single closest view more strongly
+SELECTION_SHARPNESS = 200.0  # larger = prefer the single closest view more strongly;
+#                             at 200 a view 0.01 eye-distances closer gets ~88 % weight
 WEIGHT_SMOOTHING = 0.6       # share of the previous frame's weights kept (no popping)
 MIN_WEIGHT = 0.08            # views below this share are not generated at all
 
@@ -82,13 +83,7 @@ def _match_colours(crop: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np
 def align_reference(reference: LoadedImage, main: PreparedPortrait, name: str,
                     detector: FaceMeshDetector | None = None) -> ReferenceView:
     """Find the face in ``reference`` and map it into ``main``'s crop frame."""
-    own = detector is None
-    detector = detector or FaceMeshDetector(mode="image")
-    try:
-        found = find_portrait_face(reference.rgb, detector)
-    finally:
-        if own:
-            detector.close()
+    found = find_portrait_face(reference.rgb, detector)
     if found is None:
         raise NoFaceFound(f"No face was found in the extra view {name}; remove it or use a "
                           f"clearer picture of the same face.")

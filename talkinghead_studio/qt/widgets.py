@@ -1,14 +1,18 @@
-"""Widgets of the main window: image canvases, the transport bar and the control panel.
+"""Widgets of the main window: image canvases, the transport bar, the control panel and
+its list of extra views.
 
 They hold no engine state: they show what they are given and say what the user asked
 for through typed signals. The main window connects them to the preview worker.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtCore import QMimeData, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QFormLayout,
@@ -16,6 +20,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -26,12 +32,24 @@ from PySide6.QtWidgets import (
 )
 
 from talkinghead_studio.config import MotionSettings, RegionStrengths
+from talkinghead_studio.core.images import is_image_path
+from talkinghead_studio.core.preview import ExtraView
 from talkinghead_studio.qt.signals import emit
 
 CANVAS_BACKGROUND = QColor(30, 31, 34)
 OVERLAY_POINTS = QColor(80, 230, 140, 200)
 OVERLAY_BOX = QColor(255, 200, 60, 220)
 THROTTLE_MS = 50   # live controls send at most ~20 updates a second while dragged
+VIEW_ICON_SIDE = 48
+VIEW_IN_USE = QColor(80, 230, 140, 70)
+VIEWS_TOOLTIP = ("Other pictures of the same face — mouth open, eyes closed, another "
+                 "angle. Where one matches the driver's expression better than the "
+                 "portrait, its real pixels are used.")
+
+
+def is_still_picture(path: str | Path) -> bool:
+    """A picture file a portrait or an extra view can come from (a GIF is a driver)."""
+    return is_image_path(path) and Path(path).suffix.lower() != ".gif"
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -55,6 +73,7 @@ class ImageCanvas(QWidget):
         self._image: QImage | None = None
         self._points: np.ndarray | None = None
         self._box: tuple[float, float, float, float] | None = None
+        self._view_box: tuple[float, float, float, float] | None = None
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -69,6 +88,16 @@ class ImageCanvas(QWidget):
         """points: Nx2 float32 in the image's pixels; box: (x0, y0, x1, y1) pixels."""
         self._points, self._box = points, box
         self.update()
+
+    def set_view_box(self, box: tuple[float, float, float, float] | None) -> None:
+        """Show only this part of the image, (x0, y0, x1, y1) in its pixels (a close-up;
+        parts outside the image stay background). None shows the whole image."""
+        self._view_box = box
+        self.update()
+
+    @property
+    def view_box(self) -> tuple[float, float, float, float] | None:
+        return self._view_box
 
     def set_overlay_visible(self, visible: bool) -> None:
         self.overlay_visible = visible
@@ -95,13 +124,23 @@ class ImageCanvas(QWidget):
         return self._array
 
     # ----------------------------------------------------------------------- painting
-    def image_rect(self) -> QRectF:
-        """Where the image is drawn: fitted, centred, aspect kept."""
+    def source_rect(self) -> QRectF:
+        """The part of the image shown, in image pixels: all of it, or the view box."""
         if self._image is None:
             return QRectF()
+        if self._view_box is not None:
+            x0, y0, x1, y1 = self._view_box
+            return QRectF(x0, y0, x1 - x0, y1 - y0)
+        return QRectF(0, 0, self._image.width(), self._image.height())
+
+    def image_rect(self) -> QRectF:
+        """Where the shown part of the image is drawn: fitted, centred, aspect kept."""
+        source = self.source_rect()
+        if source.isEmpty():
+            return QRectF()
         area = QRectF(self.rect()).adjusted(4, 26, -4, -4)
-        scale = min(area.width() / self._image.width(), area.height() / self._image.height())
-        width, height = self._image.width() * scale, self._image.height() * scale
+        scale = min(area.width() / source.width(), area.height() / source.height())
+        width, height = source.width() * scale, source.height() * scale
         return QRectF(area.center().x() - width / 2, area.center().y() - height / 2,
                       width, height)
 
@@ -111,26 +150,31 @@ class ImageCanvas(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._image is not None:
-            target = self.image_rect()
-            painter.drawImage(target, self._image)
+            target, source = self.image_rect(), self.source_rect()
+            # Qt clips a source rectangle that leaves the image, and the target with it.
+            painter.drawImage(target, self._image, source)
             if self.overlay_visible:
-                self._paint_overlay(painter, target)
+                painter.save()
+                painter.setClipRect(target)
+                self._paint_overlay(painter, target, source)
+                painter.restore()
         self._paint_title(painter)
         message = self.banner if self._image is not None else self.placeholder
         if message:
             self._paint_message(painter, message, centred=self._image is None)
         painter.end()
 
-    def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
-        scale = target.width() / self._image.width()
+    def _paint_overlay(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
+        scale = target.width() / source.width()
+        left, top = target.x() - source.x() * scale, target.y() - source.y() * scale
         if self._box is not None:
             x0, y0, x1, y1 = self._box
             painter.setPen(QPen(OVERLAY_BOX, 1.5))
-            painter.drawRect(QRectF(target.x() + x0 * scale, target.y() + y0 * scale,
+            painter.drawRect(QRectF(left + x0 * scale, top + y0 * scale,
                                     (x1 - x0) * scale, (y1 - y0) * scale))
         if self._points is not None:
             painter.setPen(QPen(OVERLAY_POINTS, 2.0))
-            painter.drawPoints([QPointF(target.x() + x * scale, target.y() + y * scale)
+            painter.drawPoints([QPointF(left + x * scale, top + y * scale)
                                 for x, y in self._points[:, :2]])
 
     def _paint_title(self, painter: QPainter) -> None:

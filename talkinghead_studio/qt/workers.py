@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -160,6 +161,7 @@ class PreviewWorker(ThreadedWorker):
 
     generator_ready = Signal(object)    # OnnxGenerator
     portrait_ready = Signal(object)     # PortraitView
+    views_changed = Signal(object)      # tuple[ExtraView, ...]: the extra views in use
     driver_ready = Signal(object)       # DriverMeta, or None when the driver was closed
     frame_ready = Signal(object)        # PreviewFrame
     playing_changed = Signal(bool)
@@ -200,6 +202,13 @@ class PreviewWorker(ThreadedWorker):
     def open_driver(self, path) -> None:
         self._post("driver", path)
 
+    def add_extra_view(self, path) -> None:
+        """Align another picture of the portrait's face (views_changed, or failed)."""
+        self._post("add_view", path)
+
+    def remove_extra_view(self, path) -> None:
+        self._post("remove_view", path)
+
     def open_camera(self, camera: CameraInfo) -> None:
         self._post("camera", camera)
 
@@ -236,6 +245,11 @@ class PreviewWorker(ThreadedWorker):
             self._slots.release()
         except ValueError:
             pass   # a frame sent before a reset; the count is already full
+
+    @property
+    def session(self) -> PreviewSession | None:
+        """The session the worker thread owns: for tests and benchmarks to read."""
+        return self._session
 
     @property
     def neutral_pending(self) -> bool:
@@ -334,9 +348,12 @@ class PreviewWorker(ThreadedWorker):
 
     def _do_portrait(self, path) -> None:
         emit(self.busy, "Finding the face in the portrait…")
+        had_views = bool(self._session.extra_views)
         view = self._session.load_portrait(path)
         emit(self.portrait_ready, view)
         emit(self.busy, "")
+        if had_views:      # a new portrait drops the old face's views
+            emit(self.views_changed, self._session.extra_views)
         self._dirty = True
         if view.problem is not None:
             emit(self.failed, view.problem, "")
@@ -346,8 +363,21 @@ class PreviewWorker(ThreadedWorker):
         view = self._session.set_size(size)
         if view is not None:
             emit(self.portrait_ready, view)
+            if self._session.extra_views:    # aligned again to the new crop
+                emit(self.views_changed, self._session.extra_views)
         self._dirty = True
         emit(self.busy, "")
+
+    def _do_add_view(self, path) -> None:
+        emit(self.busy, f"Finding the face in {Path(path).name}…")
+        views = self._session.add_extra_view(path)
+        emit(self.views_changed, views)
+        self._dirty = not self._is_live()
+        emit(self.busy, "")
+
+    def _do_remove_view(self, path) -> None:
+        emit(self.views_changed, self._session.remove_extra_view(path))
+        self._dirty = not self._is_live()
 
     def _do_driver(self, path) -> None:
         emit(self.busy, "Opening the driver…")
