@@ -81,8 +81,9 @@ def build_actions(window: QWidget) -> Actions:
                                "Show the detected face and landmarks over the pictures",
                                ["L"], landmarks_icon(), checkable=True),
         zoom_face=_action(window, "&Zoom to Face",
-                          "Show the face close-up that the generator draws, instead of the "
-                          "whole portrait", ["Z"], face_zoom_icon(), checkable=True),
+                          "Show both faces close up, at the same scale: the face the "
+                          "generator draws and the driver's face", ["Z"], face_zoom_icon(),
+                          checkable=True),
         stop_camera=_action(window, "Stop &Webcam", "Stop the webcam driver",
                             icon=icon(pixmap.SP_MediaStop)),
         refresh_cameras=_action(window, "Refresh Cameras", "Look for cameras again"),

@@ -27,9 +27,16 @@ from PySide6.QtWidgets import (
 
 from talkinghead_studio import TOOL_NAME, __version__
 from talkinghead_studio.config import RenderSettings
-from talkinghead_studio.core.images import IMAGE_SUFFIXES, is_image_path
+from talkinghead_studio.core.images import IMAGE_SUFFIXES
 from talkinghead_studio.core.pipeline import RenderJob
-from talkinghead_studio.core.preview import CameraInfo, DriverMeta, PortraitView, PreviewFrame, list_cameras
+from talkinghead_studio.core.preview import (
+    CameraInfo,
+    DriverMeta,
+    ExtraView,
+    PortraitView,
+    PreviewFrame,
+    list_cameras,
+)
 from talkinghead_studio.core.video import is_video_path
 from talkinghead_studio.errors import InputFileError
 from talkinghead_studio.inference.session import cuda_available
@@ -43,7 +50,7 @@ from talkinghead_studio.qt.dialogs import (
 )
 from talkinghead_studio.qt.icons import webcam_icon
 from talkinghead_studio.qt.settings import AppSettings
-from talkinghead_studio.qt.widgets import ControlPanel, ImageCanvas, TransportBar
+from talkinghead_studio.qt.widgets import ControlPanel, ImageCanvas, TransportBar, is_still_picture
 from talkinghead_studio.qt.workers import ExportWorker, PreviewWorker, TaskWorker
 
 log = logging.getLogger(__name__)
@@ -52,6 +59,8 @@ MIN_SIZE = (1024, 600)          # lays out sensibly from 1280x720 up, and a bit 
 DEFAULT_SIZE = (1280, 760)
 SIDE_PANEL_WIDTH = 310
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+VIEWS_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)
+                                     if s != ".gif") + ")"
 DRIVER_FILTER = ("Driver videos and motion tracks (*.mp4 *.mov *.m4v *.mkv *.avi *.webm "
                  "*.gif *.mpg *.mpeg *.npz);;All files (*)")
 NO_FACE_BANNER = ("No face found in this portrait. Open a picture where one face is "
@@ -78,6 +87,8 @@ class MainWindow(QMainWindow):
         self.portrait_path: Path | None = None
         self.portrait_view: PortraitView | None = None
         self.driver_meta: DriverMeta | None = None
+        self.extra_views: tuple[ExtraView, ...] = ()   # as the preview worker uses them
+        self._views_portrait: Path | None = None        # the portrait they belong to
         self.generator = None
         self.cameras: list[CameraInfo] = []
         self.frames_shown = 0
@@ -216,11 +227,16 @@ class MainWindow(QMainWindow):
         self.controls.motion_changed.connect(lambda motion: self.preview.set_motion(motion))
         self.controls.size_changed.connect(self._size_changed)
         self.controls.provider_changed.connect(self._provider_changed)
+        views = self.controls.extra_views
+        views.add_requested.connect(self.choose_extra_views)
+        views.files_dropped.connect(self.add_extra_views)
+        views.remove_requested.connect(self.remove_extra_views)
 
     def _start_preview(self, realtime: bool) -> PreviewWorker:
         worker = PreviewWorker(realtime=realtime)
         worker.generator_ready.connect(self._on_generator)
         worker.portrait_ready.connect(self._on_portrait)
+        worker.views_changed.connect(self._on_views)
         worker.driver_ready.connect(self._on_driver)
         worker.frame_ready.connect(self._on_frame)
         worker.playing_changed.connect(self._on_playing)
@@ -265,6 +281,7 @@ class MainWindow(QMainWindow):
     def _zoom_face(self, zoomed: bool) -> None:
         self.settings.zoom_face = zoomed
         self._show_result()
+        self._show_driver_zoom()
 
     def _auto_neutral(self) -> None:
         self.controls.set_neutral_frame(None)
@@ -311,7 +328,7 @@ class MainWindow(QMainWindow):
         """Open dropped or command-line files: pictures as the portrait, videos and
         motion tracks as the driver."""
         for path in paths:
-            if is_image_path(path) and Path(path).suffix.lower() != ".gif":
+            if is_still_picture(path):
                 self.open_portrait(path)
             elif is_driver_path(path):
                 self.open_driver(path)
@@ -319,6 +336,46 @@ class MainWindow(QMainWindow):
                 self.errors.show(InputFileError(
                     f"{Path(path).name} is neither a picture (PNG, JPEG, TIFF, BMP, WebP) nor "
                     f"a driver (a video or a .npz motion track). Drop one of those."))
+
+    # --------------------------------------------------------------- extra views
+    def choose_extra_views(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = self.settings.last_dir("views", fallback=self.portrait_path)
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add extra views of the face", folder, VIEWS_FILTER)
+        if paths:
+            self.add_extra_views(paths)
+
+    def add_extra_views(self, paths: list[str]) -> None:
+        """Align these pictures (in the preview worker) and use them as extra views. The
+        list shows each one once its face is found; one without a face gets a dialog."""
+        if self.portrait_view is None or self.portrait_view.prepared is None:
+            return
+        listed = {view.path for view in self.extra_views}
+        for path in map(Path, paths):
+            if not is_still_picture(path):
+                self.errors.show(InputFileError(
+                    f"{path.name} is not a picture. Extra views are pictures (PNG, JPEG, "
+                    f"TIFF, BMP, WebP) of the portrait's face."))
+            elif path not in listed:
+                self.settings.set_last_dir("views", path.parent)
+                self.preview.add_extra_view(path)
+
+    def remove_extra_views(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.preview.remove_extra_view(path)
+
+    def _on_views(self, views: tuple[ExtraView, ...]) -> None:
+        dropped = (self.extra_views and not views and self.portrait_view is not None
+                   and self.portrait_view.path != self._views_portrait)
+        self.extra_views = tuple(views)
+        if views and self.portrait_view is not None:
+            self._views_portrait = self.portrait_view.path
+        self.controls.extra_views.set_views(self.extra_views)
+        if dropped:
+            self.statusBar().showMessage(
+                "Extra views cleared: they showed the previous portrait's face.", 8000)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
@@ -388,6 +445,7 @@ class MainWindow(QMainWindow):
         self.last_frame = None     # an older frame belongs to the previous portrait
         self._show_result()
         self.result_canvas.set_banner(NO_FACE_BANNER if view.problem is not None else None)
+        self.controls.extra_views.set_available(view.prepared is not None)
         if view.problem is None:
             self.settings.add_recent("portrait", view.path)
         self._update_titles()
@@ -424,6 +482,8 @@ class MainWindow(QMainWindow):
             self.transport.set_position(frame.index)
             self.last_frame = frame
             self._show_result()
+            self._show_driver_zoom()
+            self.controls.extra_views.show_weights(frame.view_weights)
             self.frames_shown += 1
         finally:
             self.preview.frame_shown()   # always: the worker waits for this
@@ -448,6 +508,14 @@ class MainWindow(QMainWindow):
             else:
                 canvas.set_image(view.image)
                 canvas.set_overlay(view.points, view.face_box)
+
+    def _show_driver_zoom(self) -> None:
+        """Zoom to Face frames the driver's face by the rule that frames the portrait's
+        crop, so both faces show at the same scale."""
+        frame = self.last_frame
+        zoom = self.commands.zoom_face.isChecked()
+        self.driver_canvas.set_view_box(
+            frame.driver_face_box if zoom and frame is not None else None)
 
     def _on_playing(self, playing: bool) -> None:
         icon = self.style().StandardPixmap.SP_MediaPause if playing else \
@@ -546,12 +614,8 @@ class MainWindow(QMainWindow):
         self.settings.set_export_settings(export)
         self.settings.set_last_dir("export", Path(output).parent)
         self.preview.pause()   # both cores go to the export
-        job = RenderJob(portrait=self.portrait_view.path, driver=self.driver_meta.path,
-                        output=Path(output), motion=self.controls.motion(),
-                        render=replace(self.render_settings(),
-                                       size=self.portrait_view.prepared.size),
-                        export=export)
-        worker = ExportWorker(job, self.generator, self.portrait_view.prepared)
+        worker = ExportWorker(self.render_job(output, export), self.generator,
+                              self.portrait_view.prepared)
         dialog = RenderDialog(self, Path(output))
         # Not worker.cancel directly: the worker lives in its busy thread, so a queued
         # slot call would only run after the render had finished.
@@ -565,6 +629,16 @@ class MainWindow(QMainWindow):
         worker.start()
         self.statusBar().showMessage(f"Exporting {Path(output).name}…")
         self._update_actions()
+
+    def render_job(self, output: str | Path, export) -> RenderJob:
+        """What the export renders: the portrait, its extra views, the driver and the
+        current controls, at the size the portrait is prepared at."""
+        return RenderJob(portrait=self.portrait_view.path, driver=self.driver_meta.path,
+                         output=Path(output), motion=self.controls.motion(),
+                         render=replace(self.render_settings(),
+                                        size=self.portrait_view.prepared.size),
+                         export=export,
+                         references=tuple(view.path for view in self.extra_views))
 
     def cancel_export(self) -> None:
         if self.export_worker is not None:

@@ -69,9 +69,18 @@ class AppSettings:
             self.store.remove(f"recent/{kind}")
 
     # --------------------------------------------------------------- last folders
-    def last_dir(self, kind: str) -> str:
+    def last_dir(self, kind: str, fallback: str | Path | None = None) -> str:
+        """The folder a file of this kind last came from; else ``fallback`` (a file or a
+        folder: its folder), else the home folder."""
         folder = self._str(f"folders/{kind}")
-        return folder if folder and Path(folder).is_dir() else str(Path.home())
+        if folder and Path(folder).is_dir():
+            return folder
+        if fallback is not None:
+            fallback = Path(fallback)
+            fallback = fallback if fallback.is_dir() else fallback.parent
+            if fallback.is_dir():
+                return str(fallback)
+        return str(Path.home())
 
     def set_last_dir(self, kind: str, folder: str | Path) -> None:
         self.store.setValue(f"folders/{kind}", str(folder))

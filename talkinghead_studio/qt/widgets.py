@@ -300,9 +300,183 @@ class StrengthSlider(QWidget):
         self.slider.setValue(round(fraction * 100))
 
 
+def _dropped_pictures(mime: QMimeData) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls()
+            if url.isLocalFile() and is_still_picture(url.toLocalFile())]
+
+
+def _icon(rgb: np.ndarray) -> QIcon:
+    """A QIcon that owns a copy of an HxWx3 uint8 RGB picture."""
+    return QIcon(QPixmap.fromImage(rgb_to_qimage(rgb).copy()))
+
+
+class ViewList(QListWidget):
+    """The extra views, a thumbnail and a name per row. Picture files dropped on it are
+    offered through files_dropped; Delete asks to remove the selected rows."""
+
+    files_dropped = Signal(list)      # list[str] of picture paths
+    delete_pressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("extraViews")
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setIconSize(QSize(VIEW_ICON_SIDE, VIEW_ICON_SIDE))
+        self.setUniformItemSizes(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setMinimumHeight(2 * VIEW_ICON_SIDE + 16)
+        self.placeholder = ""
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.viewport().update()
+
+    # Drops: only picture files; anything else goes on to the window.
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if _dropped_pictures(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        paths = _dropped_pictures(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        emit(self.files_dropped, paths)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selectedItems():
+            emit(self.delete_pressed)
+            return
+        super().keyPressEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().paintEvent(event)
+        if self.count() or not self.placeholder:
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(self.palette().color(self.palette().ColorRole.PlaceholderText))
+        painter.drawText(QRectF(self.viewport().rect()).adjusted(10, 6, -10, -6),
+                         Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                         self.placeholder)
+        painter.end()
+
+
+class ExtraViewsPanel(QGroupBox):
+    """Extra views of the portrait's face (few-shot references): list, Add…, Remove.
+
+    The list only shows what the preview worker says is in use (set_views); requests
+    go out as signals, so a view with no face never appears in it.
+    """
+
+    add_requested = Signal()
+    files_dropped = Signal(list)        # list[str] of picture paths
+    remove_requested = Signal(list)     # list[Path] of listed views
+
+    EMPTY_HINT = "Drop pictures of the same face here, or press Add…"
+    NO_PORTRAIT_HINT = "Open a portrait first; then add other pictures of its face here."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Extra views", parent)
+        self.setToolTip(VIEWS_TOOLTIP)
+        self._in_use: int | None = None       # row highlighted as the face's main source
+        layout = QVBoxLayout(self)
+        self.list = ViewList(self)
+        self.list.setToolTip(VIEWS_TOOLTIP)
+        self.list.files_dropped.connect(lambda paths: emit(self.files_dropped, paths))
+        self.list.delete_pressed.connect(self._remove_selected)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        layout.addWidget(self.list, 1)
+        self.usage_label = QLabel("", self)
+        self.usage_label.setToolTip("Which picture the animated face is mostly drawn from "
+                                    "right now (highlighted in the list)")
+        self.usage_label.setVisible(False)
+        layout.addWidget(self.usage_label)
+        row = QHBoxLayout()
+        self.add_button = QPushButton("Add…", self)
+        self.add_button.setToolTip("Add other pictures of the portrait's face (you can also "
+                                   "drop them on the list)")
+        self.add_button.clicked.connect(lambda: emit(self.add_requested))
+        self.remove_button = QPushButton("Remove", self)
+        self.remove_button.setToolTip("Stop using the selected views (Delete)")
+        self.remove_button.clicked.connect(self._remove_selected)
+        row.addWidget(self.add_button)
+        row.addWidget(self.remove_button)
+        layout.addLayout(row)
+        self.set_available(False)
+
+    def set_available(self, available: bool) -> None:
+        """Views can be added once a portrait with a face is open."""
+        self.list.setEnabled(available)
+        self.add_button.setEnabled(available)
+        self.list.set_placeholder(self.EMPTY_HINT if available else self.NO_PORTRAIT_HINT)
+        self._update_buttons()
+
+    def set_views(self, views: tuple[ExtraView, ...]) -> None:
+        self.list.clear()
+        for view in views:
+            item = QListWidgetItem(_icon(view.thumbnail), view.name)
+            item.setData(Qt.ItemDataRole.UserRole, str(view.path))
+            item.setToolTip(f"{view.path}\nShown as aligned to the portrait: the part of "
+                            f"it the generator uses")
+            self.list.addItem(item)
+        self._in_use = None
+        self.usage_label.setText("")
+        self.usage_label.setVisible(bool(views))
+        self.show_weights(None)
+        self._update_buttons()
+
+    def paths(self) -> list[Path]:
+        return [Path(self.list.item(row).data(Qt.ItemDataRole.UserRole))
+                for row in range(self.list.count())]
+
+    def in_use_row(self) -> int | None:
+        """The highlighted row (the view the face is mostly drawn from), if any."""
+        return self._in_use
+
+    def show_weights(self, weights: np.ndarray | None) -> None:
+        """Highlight the view the face is mostly drawn from (weights: portrait first).
+        Touches widgets only when that view changes, so it costs nothing per frame."""
+        row = None
+        if weights is not None and len(weights) == self.list.count() + 1:
+            best = int(np.argmax(weights))
+            row = best - 1 if best > 0 else None
+        elif weights is not None:
+            return   # a frame from before the list changed
+        if row == self._in_use and self.usage_label.text():
+            return
+        for index in range(self.list.count()):
+            item = self.list.item(index)
+            font = item.font()
+            font.setBold(index == row)
+            item.setFont(font)
+            item.setData(Qt.ItemDataRole.BackgroundRole, VIEW_IN_USE if index == row else None)
+        self._in_use = row
+        source = "the portrait" if row is None else self.list.item(row).text()
+        self.usage_label.setText(f"Face drawn mostly from: {source}")
+
+    def _remove_selected(self) -> None:
+        paths = [Path(item.data(Qt.ItemDataRole.UserRole)) for item in self.list.selectedItems()]
+        if paths:
+            emit(self.remove_requested, paths)
+
+    def _update_buttons(self) -> None:
+        self.remove_button.setEnabled(self.list.isEnabled() and bool(self.list.selectedItems()))
+
+
 class ControlPanel(QWidget):
     """Live controls. Emits motion_changed (throttled) with a MotionSettings built from
-    the widgets, and size_changed / provider_changed for the render settings."""
+    the widgets, and size_changed / provider_changed for the render settings. Its
+    extra_views panel has signals of its own."""
 
     motion_changed = Signal(object)    # MotionSettings
     size_changed = Signal(int)
@@ -327,8 +501,8 @@ class ControlPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self._motion_group(neutral, auto_neutral))
         layout.addWidget(self._output_group())
-        # Room for later panels (few-shot reference views) goes below, above the stretch.
-        layout.addStretch(1)
+        self.extra_views = ExtraViewsPanel(self)
+        layout.addWidget(self.extra_views, 1)     # the list takes the height left
 
     # ---------------------------------------------------------------------- building
     def _motion_group(self, neutral: QAction, auto_neutral: QAction) -> QGroupBox:

@@ -79,6 +79,12 @@ def portrait_path(astronaut_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mirrored_astronaut(sample_dir) -> Path:
+    """A second picture of the portrait's face (the astronaut, flipped): an extra view."""
+    return samples.write_mirrored_astronaut(sample_dir / "astronaut_mirrored.png")
+
+
+@pytest.fixture(scope="session")
 def no_face_image(sample_dir) -> Path:
     return samples.write_no_face_image(sample_dir / "gradient.png")
 

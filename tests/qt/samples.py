@@ -96,6 +96,12 @@ def write_tone(path: Path, seconds: float, rate: int = 16000) -> Path:
     return path
 
 
+def write_mirrored_astronaut(path: Path) -> Path:
+    """The astronaut picture flipped left to right: a second picture of the same face,
+    for extra-view (few-shot reference) tests."""
+    return write_png(np.ascontiguousarray(astronaut_rgb()[:, ::-1]), path)
+
+
 def write_no_face_image(path: Path) -> Path:
     """A 256x256 smooth colour gradient: a valid picture with no face in it."""
     y, x = np.mgrid[0:256, 0:256]
