@@ -4,12 +4,15 @@
 
 Runs the real app in a real (X11/xcb) window at 1280x720 and saves what a person would
 see, dialogs included, to docs/screenshots/: 01_empty, 02_portrait, 03_playing,
-04_exporting, 05_error. Pass --out DIR to write elsewhere, --offscreen to run without
-an X server (dialogs are then captured on their own, not over the window).
+04_exporting, 05_error, 06_extra_views. Pass --out DIR to write elsewhere, --offscreen
+to run without an X server (dialogs are then captured on their own, not over the window).
 
 Content is public domain only: resources/portraits/ and the shipped sample driver
 (resources/drivers/sample_driver.mp4); while that is not built, a clip made from the
 astronaut picture (tests/qt/samples.py). Never point this at ../shared/data.
+The extra views are made here from the portrait, since the sample has no second photo
+of its face: the portrait mirrored, and the portrait with its mouth opened by the app's
+own generator (the sample motion's widest-open frame).
 
 Debian/Ubuntu packages for the xcb platform under Xvfb: xvfb libegl1 libgl1
 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
@@ -28,10 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from tests.qt import samples  # noqa: E402
 
 SIZE = (1280, 720)
-TIMEOUT_S = 120
+TIMEOUT_S = 150
+VIEW_WAIT_S = 12    # how long 06 waits for a frame drawn mostly from an extra view
 
 
 def sample_inputs(folder: Path) -> tuple[Path, Path, Path, Path | None]:
@@ -51,6 +57,46 @@ def sample_inputs(folder: Path) -> tuple[Path, Path, Path, Path | None]:
         print("note: models/mesh_warp.onnx is not built; using the identity test generator "
               "(the result will not move)")
     return portrait, driver, no_face, model
+
+
+def mouth_open_view(portrait: Path, model: Path | None, out: Path) -> Path | None:
+    """The portrait with its mouth opened by the generator: the sample motion's frame
+    with the widest-open mouth, relative to its automatic neutral frame."""
+    from talkinghead_studio.config import MotionSettings, RenderSettings
+    from talkinghead_studio.core import face_regions as fr
+    from talkinghead_studio.core.animator import Animator
+    from talkinghead_studio.core.motion import pick_neutral_frame
+    from talkinghead_studio.core.pipeline import load_generator, prepare
+    from talkinghead_studio.core.track import MotionTrack
+    from talkinghead_studio.paths import resource_path
+
+    motion = resource_path("drivers/sample_motion.npz")
+    if not motion.is_file():
+        return None
+    track = MotionTrack.load(motion)
+    gaps = np.array([np.linalg.norm(p[14, :2] - p[13, :2]) / fr.interocular(p)
+                     for p in track.points])
+    widest = int(np.argmax(gaps))
+    window = max(1, int(3 * track.fps))
+    neutral = pick_neutral_frame(track.points[:window], track.detected[:window])
+    render = RenderSettings(size=512, model_path=model)
+    generator = load_generator(render)
+    if not generator.info.supports(512):
+        render = RenderSettings(size=generator.info.resolutions[0], model_path=model)
+    animator = Animator(prepare(portrait, render, generator), generator,
+                        MotionSettings(smoothing=0.0), fps=track.fps)
+    animator.set_driver_reference(track.points[neutral])
+    frame = animator.animate(track.points[widest]).frame
+    return samples.write_png(frame, out / f"{portrait.stem}_mouth_open.png")
+
+
+def extra_views(portrait: Path, model: Path | None, folder: Path) -> list[Path]:
+    from talkinghead_studio.core.images import load_portrait
+
+    mirrored = samples.write_png(np.ascontiguousarray(load_portrait(portrait).rgb[:, ::-1]),
+                                 folder / f"{portrait.stem}_mirrored.png")
+    opened = mouth_open_view(portrait, model, folder)
+    return [p for p in (opened, mirrored) if p is not None]
 
 
 class Scenario:
@@ -111,8 +157,10 @@ class Scenario:
                                  geometry.height())
 
 
-def build_scenario(app, window, out: Path, inputs, offscreen: bool) -> Scenario:
+def build_scenario(app, window, out: Path, inputs, views: list[Path],
+                   offscreen: bool) -> Scenario:
     portrait, driver, no_face, _ = inputs
+    panel = window.controls.extra_views
     export_to = Path(tempfile.mkdtemp()) / "exported.mp4"
     s = Scenario(app, window, out, offscreen)
     s.add("01_empty", lambda: None, lambda: window.generator is not None, 600)
@@ -121,7 +169,7 @@ def build_scenario(app, window, out: Path, inputs, offscreen: bool) -> Scenario:
     s.add(None, lambda: window.open_driver(driver), lambda: window.last_frame is not None)
     s.add(None, lambda: window.preview.seek(40),
           lambda: window.last_frame.index == 40 and not window.preview.neutral_pending)
-    # Playing: the face close-up without dots, so the animation itself is what shows.
+    # Playing: both faces close up without dots, so the animation itself is what shows.
     s.add("03_playing", lambda: (window.commands.zoom_face.setChecked(True),
                                  window.commands.show_landmarks.setChecked(False),
                                  window.preview.play()),
@@ -134,6 +182,32 @@ def build_scenario(app, window, out: Path, inputs, offscreen: bool) -> Scenario:
     s.add(None, window.cancel_export, lambda: not window.exporting)
     s.add("05_error", lambda: window.open_portrait(no_face),
           lambda: bool(window.errors.visible_dialogs()), 500)
+    # Extra views in use: playing close up, the row the face is drawn from highlighted.
+    s.add(None, lambda: ([d.close() for d in window.errors.visible_dialogs()],
+                         window.open_portrait(portrait)),
+          lambda: window.portrait_view is not None and window.portrait_view.path == portrait
+          and window.portrait_view.prepared is not None)
+    s.add(None, lambda: window.add_extra_views([str(v) for v in views]),
+          lambda: panel.list.count() == len(views))
+    # Play until a frame is drawn mostly from a view, then show that frame paused (a
+    # seek draws it afresh, without the blend carried over from the frames before).
+    deadline, hit = [], {}
+
+    def view_in_use() -> bool:
+        if panel.in_use_row() is not None:
+            hit["index"], hit["shown"] = window.last_frame.index, window.frames_shown
+            window.preview.pause()
+            return True
+        return time.monotonic() > deadline[0]
+
+    s.add(None, lambda: (deadline.append(time.monotonic() + VIEW_WAIT_S),
+                         window.commands.zoom_face.setChecked(True),
+                         window.commands.show_landmarks.setChecked(False),
+                         window.preview.play()), view_in_use, 300)
+    s.add("06_extra_views", lambda: hit and window.preview.seek(hit["index"]),
+          lambda: not hit or (window.commands.play.text() == "Play"
+                              and window.frames_shown > hit["shown"]
+                              and window.last_frame.index == hit["index"]), 400)
     return s
 
 
@@ -147,6 +221,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ths-shots-"))
     inputs = sample_inputs(work)
+    views = extra_views(inputs[0], inputs[3], work)
 
     from PySide6.QtCore import QSettings, QTimer
 
@@ -157,11 +232,11 @@ def main(argv=None) -> int:
     app, window = create_window(model_path=inputs[3], settings=settings)
     window.resize(*SIZE)
     window.move(0, 0)
-    scenario = build_scenario(app, window, args.out, inputs, args.offscreen)
+    scenario = build_scenario(app, window, args.out, inputs, views, args.offscreen)
     QTimer.singleShot(500, scenario.run)
     app.exec()
     print(f"{len(scenario.saved)} screenshots in {args.out}")
-    return 0 if len(scenario.saved) == 5 else 1
+    return 0 if len(scenario.saved) == 6 else 1
 
 
 if __name__ == "__main__":

@@ -570,7 +570,7 @@ class PreviewFrame:
     view_weights: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # holds an array: compare by identity
 class ExtraView:
     """An extra view of the portrait's face, as the GUI lists it.
 
@@ -620,7 +620,7 @@ class PreviewSession:
         self._reference_is_auto_guess = False
         self._last_points: np.ndarray | None = None
         self._zoom_points: np.ndarray | None = None  # frames the driver close-up, driver px
-        self._views: list[tuple[Path, ReferenceView]] = []   # extra views, in list order
+        self._views: list[tuple[ExtraView, ReferenceView]] = []   # in list order
         self._views_of: Path | None = None           # the portrait they were aligned to
 
     # ------------------------------------------------------------------ configuration
@@ -672,8 +672,7 @@ class PreviewSession:
     @property
     def extra_views(self) -> tuple[ExtraView, ...]:
         """The extra views in use, in the order they were added."""
-        return tuple(ExtraView(path, view.name, _thumbnail(view.crop))
-                     for path, view in self._views)
+        return tuple(listed for listed, _ in self._views)
 
     @property
     def animator(self) -> Animator | None:
@@ -692,30 +691,30 @@ class PreviewSession:
         if view is None or view.prepared is None:
             raise StudioError("Open a portrait with a face first: extra views are other "
                               "pictures of that face.")
-        if any(known == path for known, _ in self._views):
+        if any(listed.path == path for listed, _ in self._views):
             return self.extra_views
-        aligned = self._align_view(path, view.prepared, None)
-        self._views.append((path, aligned))
+        self._views.append(self._align_view(path, view.prepared, None))
         self._views_of = view.path
         self._use_views()
         return self.extra_views
 
     def remove_extra_view(self, path: str | os.PathLike) -> tuple[ExtraView, ...]:
         path = Path(path)
-        self._views = [(known, view) for known, view in self._views if known != path]
+        self._views = [item for item in self._views if item[0].path != path]
         self._use_views()
         return self.extra_views
 
     def _align_view(self, path: Path, prepared: PreparedPortrait,
-                    detector: FaceMeshDetector | None) -> ReferenceView:
+                    detector: FaceMeshDetector | None) -> tuple[ExtraView, ReferenceView]:
         loaded = load_portrait(path, max_side=self.render_settings.max_side)
         try:
-            return align_reference(loaded, prepared, path.name, detector)
+            aligned = align_reference(loaded, prepared, path.name, detector)
         except NoFaceFound:
             raise NoFaceFound(
                 f"No face was found in {path.name}, so it was not added as an extra view. "
                 f"Use another picture of the same face, where the face is clearly "
                 f"visible.") from None
+        return ExtraView(path, path.name, _thumbnail(aligned.crop)), aligned
 
     def _realign_views(self, path: Path, prepared: PreparedPortrait | None) -> None:
         """A new portrait drops the views (they show another face); the same portrait at
@@ -727,11 +726,11 @@ class PreviewSession:
             return
         kept = []
         with FaceMeshDetector(mode="image") as detector:
-            for known, _ in self._views:
+            for listed, _ in self._views:
                 try:
-                    kept.append((known, self._align_view(known, prepared, detector)))
+                    kept.append(self._align_view(listed.path, prepared, detector))
                 except StudioError as exc:   # the file changed or went away meanwhile
-                    log.warning("extra view %s dropped: %s", known.name, exc)
+                    log.warning("extra view %s dropped: %s", listed.name, exc)
         self._views = kept
 
     def _use_views(self) -> None:

@@ -350,7 +350,7 @@ class MainWindow(QMainWindow):
     def add_extra_views(self, paths: list[str]) -> None:
         """Align these pictures (in the preview worker) and use them as extra views. The
         list shows each one once its face is found; one without a face gets a dialog."""
-        if self.portrait_view is None or self.portrait_view.prepared is None:
+        if self.portrait_view is None or self.portrait_view.prepared is None or self.exporting:
             return
         listed = {view.path for view in self.extra_views}
         for path in map(Path, paths):
@@ -445,7 +445,6 @@ class MainWindow(QMainWindow):
         self.last_frame = None     # an older frame belongs to the previous portrait
         self._show_result()
         self.result_canvas.set_banner(NO_FACE_BANNER if view.problem is not None else None)
-        self.controls.extra_views.set_available(view.prepared is not None)
         if view.problem is None:
             self.settings.add_recent("portrait", view.path)
         self._update_titles()
@@ -692,6 +691,14 @@ class MainWindow(QMainWindow):
         a.open_driver.setEnabled(not self.exporting)
         self.controls.size_combo.setEnabled(not self.exporting)
         self.controls.provider_combo.setEnabled(not self.exporting)
+        # Views change the preview at once but an export only when it starts: no edits
+        # while one runs, so what is listed is what is being rendered.
+        has_face = self.portrait_view is not None and self.portrait_view.prepared is not None
+        if self.exporting:
+            self.controls.extra_views.set_available(False, "Extra views can change once the "
+                                                           "export has finished.")
+        else:
+            self.controls.extra_views.set_available(has_face)
 
     def open_initial(self, portrait: str | None, driver: str | None) -> None:
         """Files given on the command line."""

@@ -60,8 +60,9 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
 
 
 class ImageCanvas(QWidget):
-    """Shows one RGB image fitted to the widget, an optional landmark overlay, a title
-    and a message (the placeholder when empty, a banner over the picture otherwise)."""
+    """Shows one RGB image (or a part of it: set_view_box) fitted to the widget, an
+    optional landmark overlay, a title and a message (the placeholder when empty, a
+    banner over the picture otherwise)."""
 
     def __init__(self, title: str, placeholder: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -382,8 +383,10 @@ class ExtraViewsPanel(QGroupBox):
     files_dropped = Signal(list)        # list[str] of picture paths
     remove_requested = Signal(list)     # list[Path] of listed views
 
-    EMPTY_HINT = "Drop pictures of the same face here, or press Add…"
-    NO_PORTRAIT_HINT = "Open a portrait first; then add other pictures of its face here."
+    EMPTY_HINT = ("Optional: drop other pictures of the same face here (mouth open, "
+                  "eyes closed, …) or press Add…")
+    NO_PORTRAIT_HINT = ("Open a portrait with a clear face first; then add other pictures "
+                        "of that face here.")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Extra views", parent)
@@ -399,6 +402,7 @@ class ExtraViewsPanel(QGroupBox):
         self.usage_label = QLabel("", self)
         self.usage_label.setToolTip("Which picture the animated face is mostly drawn from "
                                     "right now (highlighted in the list)")
+        self.usage_label.setWordWrap(True)     # never widens the side panel
         self.usage_label.setVisible(False)
         layout.addWidget(self.usage_label)
         row = QHBoxLayout()
@@ -414,11 +418,12 @@ class ExtraViewsPanel(QGroupBox):
         layout.addLayout(row)
         self.set_available(False)
 
-    def set_available(self, available: bool) -> None:
-        """Views can be added once a portrait with a face is open."""
+    def set_available(self, available: bool, why_not: str = NO_PORTRAIT_HINT) -> None:
+        """Whether views can be added and removed now; ``why_not`` shows in the empty
+        list when they cannot."""
         self.list.setEnabled(available)
         self.add_button.setEnabled(available)
-        self.list.set_placeholder(self.EMPTY_HINT if available else self.NO_PORTRAIT_HINT)
+        self.list.set_placeholder(self.EMPTY_HINT if available else why_not)
         self._update_buttons()
 
     def set_views(self, views: tuple[ExtraView, ...]) -> None:
@@ -461,8 +466,8 @@ class ExtraViewsPanel(QGroupBox):
             item.setFont(font)
             item.setData(Qt.ItemDataRole.BackgroundRole, VIEW_IN_USE if index == row else None)
         self._in_use = row
-        source = "the portrait" if row is None else self.list.item(row).text()
-        self.usage_label.setText(f"Face drawn mostly from: {source}")
+        source = "the portrait" if row is None else "the highlighted view"
+        self.usage_label.setText(f"Face drawn from: {source}")
 
     def _remove_selected(self) -> None:
         paths = [Path(item.data(Qt.ItemDataRole.UserRole)) for item in self.list.selectedItems()]

@@ -6,13 +6,18 @@ import pytest
 
 from talkinghead_studio.config import MotionSettings, RegionStrengths, RenderSettings
 from talkinghead_studio.core import preview as pv
-from talkinghead_studio.errors import NoCameraFound, UnreadableVideo
+from talkinghead_studio.errors import NoCameraFound, NoFaceFound, StudioError, UnreadableVideo
 from tests.qt import samples
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     return samples.write_driver_clip(tmp_path_factory.mktemp("preview") / "clip.mp4", count=24)
+
+
+@pytest.fixture(scope="module")
+def no_face_png(tmp_path_factory):
+    return samples.write_no_face_image(tmp_path_factory.mktemp("preview") / "flat.png")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +124,57 @@ def test_size_change_reprepares(session):
     assert view.prepared.size == 512
     assert session.render(2).result is not None
     session.set_size(256)
+
+
+def test_driver_close_up_frames_the_face_like_the_portrait_crop(session):
+    from talkinghead_studio.core.crop import CROP_SCALE
+
+    first, later = session.render(3), session.render(15)
+    x0, y0, x1, y1 = first.driver_face_box
+    assert abs((x1 - x0) - (y1 - y0)) < 1e-6                 # square, like the crop
+    assert later.driver_face_box == first.driver_face_box    # held still: the head moves in it
+    points = first.driver_points
+    assert (points >= (x0, y0)).all() and (points <= (x1, y1)).all()
+    # The face fills the same share of the close-up as the portrait's face its crop.
+    extent = (points.max(axis=0) - points.min(axis=0)).max() / (x1 - x0)
+    assert abs(extent - 1 / CROP_SCALE) < 0.08
+
+
+def test_extra_views_reach_the_animator(session, tmp_path, no_face_png):
+    mirrored = samples.write_mirrored_astronaut(tmp_path / "mirrored.png")
+    views = session.add_extra_view(mirrored)
+    assert [v.path for v in views] == [mirrored]
+    assert views[0].thumbnail.shape == (pv.VIEW_THUMBNAIL_SIDE,) * 2 + (3,)
+    frame = session.render(5)
+    assert len(session.animator.references) == 1
+    assert frame.view_weights.shape == (2,) and abs(frame.view_weights.sum() - 1) < 1e-6
+    assert len(session.add_extra_view(mirrored)) == 1         # listed already: no change
+    with pytest.raises(NoFaceFound, match="not added"):
+        session.add_extra_view(no_face_png)
+    assert [v.path for v in session.extra_views] == [mirrored]
+    session.set_size(512)                                      # aligned again to the new crop
+    session.render(5)
+    assert session.animator.references[0].crop.shape == (512, 512, 3)
+    session.set_size(256)
+    assert session.remove_extra_view(mirrored) == ()
+    assert session.render(5).view_weights is None and session.animator.references == []
+
+
+def test_another_portrait_drops_the_views(identity_model, astronaut_path, hopper_path,
+                                          tmp_path):
+    session = pv.PreviewSession()
+    try:
+        session.load_generator(RenderSettings(model_path=identity_model))
+        with pytest.raises(StudioError, match="portrait"):
+            session.add_extra_view(astronaut_path)             # no portrait yet
+        session.load_portrait(astronaut_path)
+        session.add_extra_view(samples.write_mirrored_astronaut(tmp_path / "m.png"))
+        session.load_portrait(astronaut_path)                  # the same one again: kept
+        assert len(session.extra_views) == 1
+        session.load_portrait(hopper_path)                     # another face
+        assert session.extra_views == ()
+    finally:
+        session.close()
 
 
 def test_no_face_portrait_is_shown_with_problem(identity_model, tmp_path):

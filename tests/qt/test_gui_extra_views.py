@@ -28,20 +28,19 @@ def wait_views(qtbot, window, count: int) -> None:
                     timeout=WAIT_MS)
 
 
-def drag_onto(widget, paths) -> tuple[QDragEnterEvent, QDropEvent | None]:
-    """Drag files onto a widget as a file manager does; drop only if the drag was taken."""
+def drop_onto(widget, paths) -> None:
+    """Drag files onto a widget and drop them, as a file manager does."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     actions = Qt.DropAction.CopyAction
     enter = QDragEnterEvent(widget.rect().center(), actions, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
-    if not enter.isAccepted():
-        return enter, None
+    accepted = enter.isAccepted()
+    assert accepted, "the drag was refused"
     drop = QDropEvent(QPointF(widget.rect().center()), actions, mime,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, drop)
-    return enter, drop
 
 
 def test_add_view_reaches_preview_and_export_then_remove(qtbot, loaded_window,
@@ -67,7 +66,7 @@ def test_add_view_reaches_preview_and_export_then_remove(qtbot, loaded_window,
                     and window.last_frame.view_weights is not None, timeout=WAIT_MS)
     weights = window.last_frame.view_weights
     assert weights.shape == (2,) and abs(weights.sum() - 1) < 1e-6
-    assert panel.usage_label.isVisible() and "Face drawn mostly from" in panel.usage_label.text()
+    assert panel.usage_label.isVisible() and "Face drawn from" in panel.usage_label.text()
     # The folder is remembered (opened next time); the views themselves are not saved.
     assert Path(window.settings.last_dir("views")) == mirrored_astronaut.parent
     store = window.settings.store
@@ -76,7 +75,9 @@ def test_add_view_reaches_preview_and_export_then_remove(qtbot, loaded_window,
     output = tmp_path / "with_view.gif"
     window.start_export(output, ExportSettings(format="gif"))
     assert window.export_worker.job.references == (mirrored_astronaut,)
+    assert not panel.add_button.isEnabled() and not panel.list.isEnabled()  # listed = rendered
     qtbot.waitUntil(lambda: not window.exporting, timeout=EXPORT_WAIT_MS)
+    assert panel.add_button.isEnabled()
     assert not window.errors.visible_dialogs()
     assert output.is_file() and window.render_dialog.result.frames == 24
     window.render_dialog.close()
@@ -92,14 +93,17 @@ def test_add_view_reaches_preview_and_export_then_remove(qtbot, loaded_window,
 def test_drop_pictures_on_the_list(qtbot, loaded_window, mirrored_astronaut, tmp_path):
     window = loaded_window
     viewport = window.controls.extra_views.list.viewport()
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not a picture")
-    enter, _ = drag_onto(viewport, [notes])
-    assert not enter.isAccepted()            # left to the window, which explains it
-    enter, drop = drag_onto(viewport, [mirrored_astronaut])
-    assert enter.isAccepted() and drop.isAccepted()
+    drop_onto(viewport, [mirrored_astronaut])
     wait_views(qtbot, window, 1)
     assert window.portrait_view.path.name == "astronaut.png"   # not opened as the portrait
+    # Anything but a picture is left to the window, which explains what it accepts.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    drop_onto(viewport, [notes])
+    dialog = error_dialog(qtbot, window)
+    assert "neither a picture" in dialog.informativeText()
+    dialog.close()
+    assert window.controls.extra_views.list.count() == 1
     # Delete removes the selected view.
     window.controls.extra_views.list.setCurrentRow(0)
     qtbot.keyClick(window.controls.extra_views.list, Qt.Key.Key_Delete)
@@ -130,7 +134,7 @@ def test_views_need_a_portrait_and_belong_to_it(qtbot, window, portrait_path, ho
                                                 mirrored_astronaut):
     panel = window.controls.extra_views
     assert not panel.add_button.isEnabled() and not panel.list.isEnabled()
-    assert "Open a portrait first" in panel.list.placeholder
+    assert "Open a portrait with a clear face first" in panel.list.placeholder
     wait_portrait(qtbot, window, portrait_path)
     assert panel.add_button.isEnabled() and panel.list.isEnabled()
     window.add_extra_views([str(mirrored_astronaut)])
@@ -152,8 +156,21 @@ def test_panel_highlights_the_view_in_use(qtbot):
     assert panel.in_use_row() is None and panel.usage_label.text().endswith("the portrait")
     panel.show_weights(np.array([0.2, 0.1, 0.7]))
     assert panel.in_use_row() == 1 and panel.list.item(1).font().bold()
-    assert panel.usage_label.text().endswith("closed.png")
+    assert panel.usage_label.text().endswith("the highlighted view")
     panel.show_weights(np.array([0.6, 0.3, 0.1]))
     assert panel.in_use_row() is None and not panel.list.item(1).font().bold()
     panel.show_weights(np.array([0.1, 0.9]))          # a frame from before a change: ignored
     assert panel.in_use_row() is None
+
+
+def test_long_view_names_do_not_widen_the_side_panel(qtbot):
+    from talkinghead_studio.qt.main_window import SIDE_PANEL_WIDTH
+
+    panel = ExtraViewsPanel()
+    qtbot.addWidget(panel)
+    name = "a_very_long_file_name_of_an_extra_view_with_the_mouth_wide_open_2024.png"
+    panel.set_available(True)
+    panel.set_views((ExtraView(Path("/x") / name, name, np.zeros((96, 96, 3), np.uint8)),))
+    panel.show_weights(np.array([0.1, 0.9]))
+    assert panel.in_use_row() == 0
+    assert panel.minimumSizeHint().width() < SIDE_PANEL_WIDTH - 20

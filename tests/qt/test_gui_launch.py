@@ -47,6 +47,18 @@ def test_main_parses_files(monkeypatch):
     assert calls == [(("face.png", "drive.mp4"), {"model_path": Path("m.onnx")})]
 
 
+def test_cli_gui_passes_model(monkeypatch):
+    from talkinghead_studio import cli
+
+    calls = []
+    monkeypatch.setattr(studio_app, "run_app", lambda *a, **k: calls.append((a, k)) or 0)
+    monkeypatch.setattr("talkinghead_studio.logsetup.configure_logging", lambda verbose: None)
+    assert cli.main(["gui", "face.png", "--model", "m.onnx"]) == 0
+    assert cli.main([]) == 0                      # no command: the app, shipped model
+    assert calls == [(("face.png", None), {"model_path": Path("m.onnx")}),
+                     ((None, None), {"model_path": None})]
+
+
 def qt_importers(folder: Path) -> list[str]:
     found = []
     for path in folder.rglob("*.py"):

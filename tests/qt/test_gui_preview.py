@@ -125,19 +125,37 @@ def test_size_change_reprepares_portrait(qtbot, loaded_window):
     assert window.settings.size == 512
 
 
+def face_share(points: np.ndarray, side: float) -> float:
+    """How much of a close-up's side the face's landmarks span."""
+    return float((points.max(axis=0) - points.min(axis=0)).max() / side)
+
+
 def test_zoom_to_face(qtbot, loaded_window):
     window = loaded_window
     size = window.portrait_view.prepared.size
+    driver = window.driver_canvas
+    assert driver.view_box is None
+    whole = driver.image_rect().width() / driver.image_array.shape[1]
     qtbot.keyClick(window, Qt.Key.Key_Z)
     assert window.commands.zoom_face.isChecked() and window.settings.zoom_face
     assert window.result_canvas.image_array.shape == (size, size, 3)
     points = window.result_canvas.overlay_points
     assert points.min() > 0 and points.max() < size      # the face fills the close-up
     window.commands.step_forward.trigger()
-    wait_frame(qtbot, window, lambda f: f.index == 1)
+    frame = wait_frame(qtbot, window, lambda f: f.index == 1)
     assert window.result_canvas.image_array.shape == (size, size, 3)
+    # The driver panel shows its face close up too, at the same scale as the result.
+    x0, y0, x1, y1 = driver.view_box
+    assert driver.view_box == frame.driver_face_box and abs((x1 - x0) - (y1 - y0)) < 1e-6
+    assert (x1 - x0) < 0.9 * driver.image_array.shape[1]
+    shares = (face_share(frame.driver_points, x1 - x0),
+              face_share(window.result_canvas.overlay_points, size))
+    assert abs(shares[0] - shares[1]) < 0.1, shares
+    magnified = driver.image_rect().width() / (x1 - x0)     # screen px per image px
+    assert magnified > 1.3 * whole
     qtbot.keyClick(window, Qt.Key.Key_Z)
     assert window.result_canvas.image_array.shape == window.portrait_view.image.shape
+    assert driver.view_box is None
 
 
 def test_long_sessions_do_not_leak_true(qtbot, loaded_window):
