@@ -23,7 +23,7 @@ def _add_motion_options(parser: argparse.ArgumentParser) -> None:
                             "driver's motion; absolute: it takes the driver's face shape")
     group.add_argument("--neutral", default="auto",
                        help="driver reference frame: 'auto' (most neutral frontal frame in the "
-                            "first seconds), 'first', or a frame number")
+                            "first 10 s), 'first', or a frame number")
     group.add_argument("--smoothing", type=float, default=0.5,
                        help="landmark smoothing 0..1 (0 = off; default 0.5)")
     for region in ("pose", "brows", "eyes", "mouth"):

@@ -34,7 +34,9 @@ from talkinghead_studio.paths import model_path
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "mesh_warp.onnx"
-NEUTRAL_WINDOW_SECONDS = 3.0   # auto neutral frame is chosen within the first seconds
+NEUTRAL_WINDOW_SECONDS = 10.0  # auto neutral: the most neutral frame of the first 10 s
+# (landmarks only, ~6 KB a frame, so buffering them costs no real memory; a whole-clip
+# search would hold back the first output frame until the driver was fully tracked)
 
 
 @dataclass(frozen=True)
