@@ -3,7 +3,6 @@ crops and rescales, payload decoding, and no false alarm on unmarked content."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -80,15 +79,19 @@ def test_embed_rejects_non_rgb_frames():
         Watermarker().embed(np.zeros((64, 64, 3), np.float32))
 
 
-def test_embed_is_fast_once_the_pattern_is_cached(clip):
+def test_pattern_is_built_once_per_frame_size(clip, monkeypatch):
+    """The expensive part (the stretched pattern, ~50 ms at 1080p) must not run per
+    frame; embedding is then two saturating additions (speed: benchmarks/watermark_*)."""
+    import talkinghead_studio.core.provenance.watermark as wm
+
+    built = []
+    original = wm._frame_pattern
+    monkeypatch.setattr(wm, "_frame_pattern",
+                        lambda tile, h, w: built.append((h, w)) or original(tile, h, w))
     marker = Watermarker()
-    marker.embed(clip[0])
-    start = time.perf_counter()
     for frame in clip * 4:
         marker.embed(frame)
-    per_frame_ms = (time.perf_counter() - start) / (len(clip) * 4) * 1000
-    # ~0.2-0.4 ms here; rebuilding the pattern per frame would cost > 10 ms.
-    assert per_frame_ms < 5.0
+    assert built == [clip[0].shape[:2]]
 
 
 def test_round_trip_through_ffmpeg_crf28_reencode(marked_mp4, tmp_path):
