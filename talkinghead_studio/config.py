@@ -41,6 +41,7 @@ class RenderSettings:
     max_side: int = 2048                # portraits larger than this are downscaled first
     max_frames: int | None = None       # stop after this many driver frames (None = all)
     start_frame: int = 0
+    parallel_frames: int = 2            # frames generated at once (threads); 1 = in turn
 
 
 @dataclass(frozen=True)

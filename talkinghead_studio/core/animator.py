@@ -128,18 +128,30 @@ class Animator:
         mask = outputs.get("mask")
         return from_tensor(outputs["image"]), (None if mask is None else mask[0, 0])
 
+    def view_weights(self, target: np.ndarray) -> np.ndarray | None:
+        """Per-view weights for this frame (index 0 = the portrait), or None without
+        extra views. Stateful (weights are smoothed over time): call once per frame, in
+        order; :meth:`generate_with` may then run frames concurrently."""
+        if self._selector is None:
+            return None
+        self.last_view_weights = self._selector.weights(target)
+        return self.last_view_weights
+
     def generate(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the generator: (RxRx3 uint8 crop, RxR float32 mask or None).
 
         With extra views, the main portrait still supplies hair and background, and the
         face is blended from the views whose expression is closest to the target.
         """
+        return self.generate_with(target, self.view_weights(target))
+
+    def generate_with(self, target: np.ndarray, weights: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`generate` with the view weights already chosen. Keeps no state, so
+        several frames may run at once from different threads (onnxruntime sessions
+        accept concurrent runs)."""
         crop, mask = self._run(self._static_feeds, target)
-        if self._selector is None:
-            return crop, mask
-        weights = self._selector.weights(target)
-        self.last_view_weights = weights
-        if weights[0] >= 1.0:
+        if weights is None or weights[0] >= 1.0:
             return crop, mask
         view_crops = {index: self._run(self._view_feeds[index - 1], target)[0]
                       for index in np.flatnonzero(weights[1:] > 0) + 1}

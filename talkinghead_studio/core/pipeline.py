@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -204,14 +205,20 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     generated: queue.Queue = queue.Queue(maxsize=4)
     state = {"done": 0, "missing": 0}
 
-    def generate_one(item):
+    workers = max(1, job.render.parallel_frames)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render-generator")
+
+    def plan_one(item):
+        # Retargeting and view choice keep temporal state (smoothing): in frame order
+        # here. The generator call itself is stateless and goes to the pool, so on a
+        # multi-core CPU several frames are generated at once.
         _, points, detected = item
         state["missing"] += 0 if detected else 1
         target = animator.target_landmarks(points)
-        return animator.generate(target)
+        return pool.submit(animator.generate_with, target, animator.view_weights(target))
 
-    def finish_one(item):
-        crop, mask = item
+    def finish_one(future):
+        crop, mask = future.result()
         frame, alpha = animator.compose(crop, mask, want_alpha)
         if watermarker is not None:
             frame = watermarker.embed(frame)
@@ -226,7 +233,7 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
 
     inbox: queue.Queue = queue.Queue(maxsize=4)
     finisher = _Stage("render-finish", finish_one, generated, None, stop)
-    generator_stage = _Stage("render-generate", generate_one, inbox, generated, stop)
+    generator_stage = _Stage("render-plan", plan_one, inbox, generated, stop)
     sink.open()
     try:
         finisher.start()
@@ -253,6 +260,7 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     finally:
         stop.set()
         driver_stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
         if hasattr(stream, "close"):
             stream.close()
     seconds = time.perf_counter() - started
