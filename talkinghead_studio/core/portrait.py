@@ -127,7 +127,41 @@ def background_plate(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
     # Soften scale boundaries inside the hole, keep the known background sharp.
     soft = cv2.GaussianBlur(filled, (0, 0), size / 96)
     filled = np.where(hole[..., None].astype(bool), soft, image)
-    return np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+    return _mirror_band(image, hole.astype(bool), filled, band=0.08 * size)
+
+
+def _mirror_band(image: np.ndarray, hole: np.ndarray, smooth: np.ndarray, band: float
+                 ) -> np.ndarray:
+    """Give the part of the hole next to its edge real background texture.
+
+    A moving head uncovers a thin strip along its outline, and a smooth fill there reads
+    as a halo. Each hole pixel within ``band`` px of the edge takes the background pixel
+    mirrored across the nearest edge point (flag stripes, curtain folds, foliage continue
+    into the strip), fading into the smooth fill deeper inside.
+
+    image: HxWx3 float32; hole: HxW bool; smooth: HxWx3 float32 filled image.
+    Returns HxWx3 uint8.
+    """
+    height, width = hole.shape
+    distance, labels = cv2.distanceTransformWithLabels(
+        hole.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    known_y, known_x = np.nonzero(~hole)
+    nearest = np.zeros((labels.max() + 1, 2), np.int32)
+    nearest[labels[known_y, known_x]] = np.column_stack([known_x, known_y])
+    ys, xs = np.nonzero(hole & (distance < band))
+    edge = nearest[labels[ys, xs]]
+    mirror_x, mirror_y = 2 * edge[:, 0] - xs, 2 * edge[:, 1] - ys
+    usable = (mirror_x >= 0) & (mirror_x < width) & (mirror_y >= 0) & (mirror_y < height)
+    usable[usable] &= ~hole[mirror_y[usable], mirror_x[usable]]
+    mirrored = smooth.copy()
+    values = mirrored[ys, xs]
+    values[usable] = image[mirror_y[usable], mirror_x[usable]]
+    mirrored[ys, xs] = values
+    mirrored = cv2.GaussianBlur(mirrored, (0, 0), 1.2)     # hide single-pixel seams
+    weight = np.sqrt(np.clip(1 - distance / band, 0, 1)) * hole
+    weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 2)[..., None]
+    out = np.where(hole[..., None], mirrored * weight + smooth * (1 - weight), image)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def prepare_portrait(loaded: LoadedImage, size: int, with_matte: bool = True,
