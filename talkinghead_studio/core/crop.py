@@ -64,7 +64,10 @@ def crop_image(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
     Parts of the box outside the image repeat the edge pixels, so a face near the
     border still gets a full square.
     """
-    interpolation = cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR
+    # Bicubic, not bilinear: the crop is resampled here and again on paste-back, and two
+    # bilinear passes visibly soften the face (measured: Laplacian variance of the
+    # astronaut's face 1021 -> 665 at 256 px, -> 919 with bicubic).
+    interpolation = cv2.INTER_AREA if box.side > size else cv2.INTER_CUBIC
     return cv2.warpAffine(
         image,
         box.affine_to_crop(size),
@@ -130,7 +133,7 @@ class PasteBack:
             crop,
             self._region_to_crop,
             self._region_size,
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,   # see crop_image: keeps detail
             borderMode=cv2.BORDER_REPLICATE,
         )
 

@@ -142,8 +142,15 @@ def test_torso_and_background_stay_still_when_the_head_moves(generator):
     # paste-back seam) still stay put; the neck bends in between.
     # (The outermost 2 px are clamped by the upsampling, see the neutral test.)
     image, _ = render(generator, crop, lm, drv)
-    diff = np.abs(to_uint8(image).astype(int) - crop.astype(int)).max(-1)[2:-2, 2:-2]
-    assert diff[-12:, :40].mean() < 1.0 and diff[-12:, -40:].mean() < 1.0
+    out = to_uint8(image)
+    # The lower corners (torso) move by well under a pixel. Measured as a displacement,
+    # because a grey-level difference depends on how much texture the crop has.
+    for corner in (np.s_[-40:-2, 2:42], np.s_[-40:-2, -42:-2]):
+        before = cv2.cvtColor(crop[corner], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        after = cv2.cvtColor(out[corner], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        (shift_x, shift_y), _ = cv2.phaseCorrelate(before, after)
+        assert np.hypot(shift_x, shift_y) < 0.5
+    diff = np.abs(out.astype(int) - crop.astype(int)).max(-1)[2:-2, 2:-2]
     assert diff[:, :3].max() <= 2 and diff[:, -3:].max() <= 2
     assert diff[:chin].mean() > 2.0                        # the head did move
     # With a matte, the background beside the head stays put too.
