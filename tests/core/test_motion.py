@@ -12,6 +12,7 @@ from talkinghead_studio.core.landmarks import FaceMeshDetector
 from talkinghead_studio.core.motion import (MotionRetargeter, OneEuroFilter, axis_angle_matrix,
                                             fit_similarity, pick_neutral_frame,
                                             rotation_angles_deg)
+from tests.fixtures.faces import close_eyes, open_mouth
 
 
 @pytest.fixture(scope="module")
@@ -21,23 +22,6 @@ def faces(astronaut_path, hopper_path):
         astro = detector.detect(load_portrait(astronaut_path).rgb).points
         hopper = detector.detect(load_portrait(hopper_path).rgb).points
     return astro, hopper, to_crop_units(astro, face_crop_box(astro))
-
-
-def open_mouth(points: np.ndarray, amount: float) -> np.ndarray:
-    """Move the lower lip and jaw down by ``amount`` x inter-ocular distance."""
-    out = points.copy()
-    iod = fr.interocular(points)
-    lower = list(set(fr.LIPS_INNER_LOWER[1:-1] + fr.LIPS_OUTER_LOWER[1:-1] + (fr.CHIN,)))
-    out[lower, 1] += amount * iod
-    return out
-
-
-def close_eyes(points: np.ndarray) -> np.ndarray:
-    out = points.copy()
-    for upper, lower in ((fr.RIGHT_EYE_UPPER, fr.RIGHT_EYE_LOWER),
-                         (fr.LEFT_EYE_UPPER, fr.LEFT_EYE_LOWER)):
-        out[list(upper), :2] = out[list(lower), :2]
-    return out
 
 
 def test_reference_frame_reproduces_the_portrait(faces):

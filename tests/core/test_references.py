@@ -16,16 +16,9 @@ from talkinghead_studio.core.portrait import prepare_portrait
 from talkinghead_studio.core.references import align_reference
 from talkinghead_studio.errors import NoFaceFound
 from talkinghead_studio.inference.session import OnnxGenerator
+from tests.fixtures.faces import open_mouth
 
 MARK = 70   # green added to the view's mouth interior: visible, yet still a mouth to MediaPipe
-
-
-def open_mouth(points, amount):
-    out = points.copy()
-    iod = fr.interocular(points)
-    lower = list(set(fr.LIPS_INNER_LOWER[1:-1] + fr.LIPS_OUTER_LOWER[1:-1] + (fr.CHIN,)))
-    out[lower, 1] += amount * iod
-    return out
 
 
 def mouth_mask(shape, points_px):

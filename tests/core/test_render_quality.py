@@ -22,6 +22,7 @@ from talkinghead_studio.core.landmarks import FaceMeshDetector
 from talkinghead_studio.core.motion import axis_angle_matrix
 from talkinghead_studio.core.portrait import prepare_portrait
 from talkinghead_studio.inference.session import OnnxGenerator
+from tests.fixtures.faces import open_mouth
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +41,6 @@ def redetect(frame):
         found = detector.detect(frame)
     assert found is not None, "no face found in the output frame"
     return found.points
-
-
-def open_mouth(points, amount):
-    out = points.copy()
-    iod = fr.interocular(points)
-    lower = list(set(fr.LIPS_INNER_LOWER[1:-1] + fr.LIPS_OUTER_LOWER[1:-1]))
-    out[lower, 1] += amount * iod
-    out[fr.CHIN, 1] += amount * iod
-    return out
 
 
 def test_neutral_frame_keeps_the_portrait(setup):
