@@ -122,3 +122,13 @@ def test_track_then_render_from_track(tmp_path, astronaut_path, moving_face_clip
                              tmp_path / "o.mp4", *render_args)
     assert code == 0, err
     assert (tmp_path / "o.mp4").exists()
+
+
+def test_app_without_a_display_says_so_instead_of_crashing():
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "talkinghead_studio"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60, env=env)
+    assert_one_line_error(result.returncode, result.stderr, "No display found")

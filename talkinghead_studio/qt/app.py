@@ -54,11 +54,30 @@ def create_window(portrait: str | None = None, driver: str | None = None,
     return app, window
 
 
+def missing_display() -> str | None:
+    """Why no window can open here, or None. Qt aborts the process (no Python error)
+    when it cannot reach a display, so we check first and say what to do instead."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("No display found, so the desktop app cannot open a window (DISPLAY and "
+            "WAYLAND_DISPLAY are unset). Run it in a desktop session, under xvfb-run, or "
+            "use the command line: talkinghead-studio render PORTRAIT DRIVER -o OUT.mp4")
+
+
 def run_app(portrait: str | None = None, driver: str | None = None, *,
             model_path: str | Path | None = None) -> int:
     """Open the studio, optionally with a portrait and a driver loaded. Returns the exit
     status when the window closes."""
+    from talkinghead_studio.errors import StudioError
     from talkinghead_studio.qt.dialogs import install_exception_hooks
+
+    problem = missing_display()
+    if problem:
+        raise StudioError(problem)
 
     app, window = create_window(portrait, driver, model_path)
     restore_hooks = install_exception_hooks(window.errors)
@@ -74,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     from talkinghead_studio.logsetup import configure_logging
 
     configure_logging(args.verbose)
-    return run_app(args.portrait, args.driver, model_path=args.model)
+    from talkinghead_studio.errors import StudioError
+
+    try:
+        return run_app(args.portrait, args.driver, model_path=args.model)
+    except StudioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":
