@@ -85,6 +85,7 @@ class Animator:
         self._selector = (ReferenceSelector(self.portrait.crop_points, self.references)
                           if self.references else None)
         self.last_view_weights = np.ones(1 + len(self.references)) / (1 + len(self.references))
+        self.last_region_weights: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------------- settings
     def set_driver_reference(self, driver_points: np.ndarray) -> None:
@@ -128,14 +129,18 @@ class Animator:
         mask = outputs.get("mask")
         return from_tensor(outputs["image"]), (None if mask is None else mask[0, 0])
 
-    def view_weights(self, target: np.ndarray) -> np.ndarray | None:
-        """Per-view weights for this frame (index 0 = the portrait), or None without
+    def view_weights(self, target: np.ndarray) -> dict[str, np.ndarray] | None:
+        """{region: (V,) weights} for this frame (index 0 = the portrait), or None without
         extra views. Stateful (weights are smoothed over time): call once per frame, in
-        order; :meth:`generate_with` may then run frames concurrently."""
+        order; :meth:`generate_with` may then run frames concurrently.
+
+        ``last_view_weights`` keeps the regions' mean, (V,), for display."""
         if self._selector is None:
             return None
-        self.last_view_weights = self._selector.weights(target)
-        return self.last_view_weights
+        weights = self._selector.weights(target)
+        self.last_region_weights = weights
+        self.last_view_weights = np.mean(list(weights.values()), axis=0)
+        return weights
 
     def generate(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the generator: (RxRx3 uint8 crop, RxR float32 mask or None).
@@ -145,16 +150,19 @@ class Animator:
         """
         return self.generate_with(target, self.view_weights(target))
 
-    def generate_with(self, target: np.ndarray, weights: np.ndarray | None
+    def generate_with(self, target: np.ndarray, weights: dict[str, np.ndarray] | None
                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`generate` with the view weights already chosen. Keeps no state, so
         several frames may run at once from different threads (onnxruntime sessions
         accept concurrent runs)."""
         crop, mask = self._run(self._static_feeds, target)
-        if weights is None or weights[0] >= 1.0:
+        if weights is None:
+            return crop, mask
+        needed = np.max(list(weights.values()), axis=0)   # (V,): views any region uses
+        if needed[1:].max(initial=0.0) <= 0:
             return crop, mask
         view_crops = {index: self._run(self._view_feeds[index - 1], target)[0]
-                      for index in np.flatnonzero(weights[1:] > 0) + 1}
+                      for index in np.flatnonzero(needed[1:] > 0) + 1}
         return blend_face(crop, view_crops, weights, target), mask
 
     def compose(self, crop: np.ndarray, mask: np.ndarray | None,

@@ -60,7 +60,10 @@ def test_open_mouth_target_uses_the_open_mouth_view(scene):
     animator = Animator(portrait, generator, MotionSettings(smoothing=0.0), references=[view])
     animator.set_driver_reference(driver)
     result = animator.animate(open_mouth(driver, 0.35))
-    assert animator.last_view_weights[1] > 0.5
+    # The mouth comes from the open-mouth view; its eyes are no better than the
+    # portrait's, so the eyes stay the portrait's own.
+    assert animator.last_region_weights["mouth"][1] > 0.5
+    assert animator.last_region_weights["eyes"][0] == pytest.approx(1.0)
     mouth = from_crop_units(result.landmarks, portrait.box)
     alone = Animator(portrait, generator, MotionSettings(smoothing=0.0))
     alone.set_driver_reference(driver)
