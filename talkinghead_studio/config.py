@@ -41,7 +41,7 @@ class RenderSettings:
     max_side: int = 2048                # portraits larger than this are downscaled first
     max_frames: int | None = None       # stop after this many driver frames (None = all)
     start_frame: int = 0
-    parallel_frames: int = 2            # frames generated at once (threads); 1 = in turn
+    parallel_frames: int = 0            # frames generated at once; 0 = one per core (max 4)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ Queues between them are short, so memory stays flat however long the video is.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -205,7 +206,7 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     generated: queue.Queue = queue.Queue(maxsize=4)
     state = {"done": 0, "missing": 0}
 
-    workers = max(1, job.render.parallel_frames)
+    workers = job.render.parallel_frames or min(4, os.cpu_count() or 2)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render-generator")
 
     def plan_one(item):
