@@ -100,3 +100,18 @@ def blank_clip(tmp_path_factory) -> Path:
     frames = [np.clip(128 + rng.normal(0, 10, (128, 128, 3)), 0, 255).astype(np.uint8)
               for _ in range(10)]
     return write_clip(tmp_path_factory.mktemp("clips") / "blank.mp4", frames)
+
+
+@pytest.fixture(scope="module")
+def astronaut_and_driver(shipped_model, astronaut_path, hopper_path):
+    """(generator, astronaut prepared at 256, Grace Hopper's landmarks as a driver face)."""
+    from talkinghead_studio.core.images import load_portrait
+    from talkinghead_studio.core.landmarks import FaceMeshDetector
+    from talkinghead_studio.core.portrait import prepare_portrait
+    from talkinghead_studio.inference.session import OnnxGenerator
+
+    generator = OnnxGenerator(shipped_model)
+    portrait = prepare_portrait(load_portrait(astronaut_path), 256)
+    with FaceMeshDetector(mode="image") as detector:
+        driver = detector.detect(load_portrait(hopper_path).rgb).points
+    return generator, portrait, driver

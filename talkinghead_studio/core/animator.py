@@ -6,7 +6,7 @@ frame's landmarks into one full-resolution output frame.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -177,7 +177,3 @@ class Animator:
         crop, mask = self.generate(target)
         frame, alpha = self.compose(crop, mask, want_alpha)
         return AnimatedFrame(frame, crop, alpha, target)
-
-    def with_motion(self, **changes) -> MotionSettings:
-        """Convenience: a copy of the current motion settings with fields changed."""
-        return replace(self.motion, **changes)

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from talkinghead_studio.core.track import GapFiller, MotionTrack, detect_stream
-from talkinghead_studio.core.video import VideoInfo, is_video_path, iter_frames, probe_video
+from talkinghead_studio.core.video import VideoInfo, iter_frames, probe_video
 from talkinghead_studio.errors import InputFileError, NoFaceFound
 
 
@@ -37,9 +37,8 @@ def open_driver_info(path: str | os.PathLike) -> DriverInfo:
     if path.suffix.lower() == ".npz":
         track = MotionTrack.load(path)
         return DriverInfo(path, track.fps, len(track), track.frame_size, False, True)
-    if not is_video_path(path):
-        # Unknown extension: let ffmpeg decide, it reads many containers.
-        pass
+    # Any other extension goes to ffmpeg, which reads many containers and says
+    # clearly when a file is not a video.
     info: VideoInfo = probe_video(path)
     return DriverInfo(path, info.fps, info.frame_count, info.size, info.has_audio, False)
 

@@ -10,12 +10,9 @@ from talkinghead_studio.config import MotionSettings
 from talkinghead_studio.core import face_regions as fr
 from talkinghead_studio.core.animator import Animator
 from talkinghead_studio.core.crop import from_crop_units
-from talkinghead_studio.core.images import LoadedImage, load_portrait
-from talkinghead_studio.core.landmarks import FaceMeshDetector
-from talkinghead_studio.core.portrait import prepare_portrait
+from talkinghead_studio.core.images import LoadedImage
 from talkinghead_studio.core.references import align_reference
 from talkinghead_studio.errors import NoFaceFound
-from talkinghead_studio.inference.session import OnnxGenerator
 from tests.fixtures.faces import open_mouth
 
 MARK = 70   # green added to the view's mouth interior: visible, yet still a mouth to MediaPipe
@@ -37,12 +34,9 @@ def green_excess(image, points_px):
 
 
 @pytest.fixture(scope="module")
-def scene(shipped_model, astronaut_path, hopper_path):
+def scene(astronaut_and_driver):
     """The astronaut, a driver, and an open-mouth view of her with a green mouth."""
-    generator = OnnxGenerator(shipped_model)
-    portrait = prepare_portrait(load_portrait(astronaut_path), 256)
-    with FaceMeshDetector(mode="image") as detector:
-        driver = detector.detect(load_portrait(hopper_path).rgb).points
+    generator, portrait, driver = astronaut_and_driver
     maker = Animator(portrait, generator, MotionSettings(smoothing=0.0))
     maker.set_driver_reference(driver)
     opened = maker.animate(open_mouth(driver, 0.35))

@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,20 +16,14 @@ from talkinghead_studio.config import MotionSettings
 from talkinghead_studio.core import face_regions as fr
 from talkinghead_studio.core.animator import Animator
 from talkinghead_studio.core.crop import from_crop_units
-from talkinghead_studio.core.images import load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
 from talkinghead_studio.core.motion import axis_angle_matrix
-from talkinghead_studio.core.portrait import prepare_portrait
-from talkinghead_studio.inference.session import OnnxGenerator
 from tests.fixtures.faces import open_mouth
 
 
 @pytest.fixture(scope="module")
-def setup(shipped_model, astronaut_path, hopper_path):
-    generator = OnnxGenerator(shipped_model)
-    portrait = prepare_portrait(load_portrait(astronaut_path), 256)
-    with FaceMeshDetector(mode="image") as detector:
-        driver = detector.detect(load_portrait(hopper_path).rgb).points
+def setup(astronaut_and_driver):
+    generator, portrait, driver = astronaut_and_driver
     animator = Animator(portrait, generator, MotionSettings(smoothing=0.0))
     animator.set_driver_reference(driver)
     return animator, driver
