@@ -1,7 +1,8 @@
 """Rebuild models/mesh_warp.onnx from talkinghead_studio/warpgen (needs the "train" extra).
 
-    python models/build_mesh_warp.py            # writes mesh_warp.onnx and its .sha256
-    python models/build_mesh_warp.py --check    # rebuild to a temp file, compare outputs
+    python models/build_mesh_warp.py            # writes mesh_warp.onnx, its sampling
+                                                # companion and mesh_warp.onnx.sha256
+    python models/build_mesh_warp.py --check    # rebuild to a temp folder, compare outputs
 
 Deterministic: no weights, no randomness beyond a seeded tracing example. The build
 checks the baked face triangulation against the installed MediaPipe wheel, and the
@@ -22,9 +23,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from talkinghead_studio.warpgen import topology  # noqa: E402
 from talkinghead_studio.warpgen.export import INPUTS as INPUT_ORDER  # noqa: E402
-from talkinghead_studio.warpgen.export import RESOLUTIONS, export_onnx  # noqa: E402
+from talkinghead_studio.warpgen.export import RESOLUTIONS, companion_path, export_onnx  # noqa: E402
 
 TARGET = HERE / "mesh_warp.onnx"
+COMPANION = companion_path(TARGET)
 
 
 def check_topology() -> None:
@@ -46,15 +48,24 @@ def session(path: Path):
 
 
 def reference_runs(path: Path) -> dict[tuple[int, str], list[np.ndarray]]:
-    """Outputs of the ONNX file for every reference case at both resolutions."""
+    """Outputs of the ONNX file for every reference case at both resolutions: the
+    contract's [image, mask] and, appended, the companion's frame composed by OpenCV
+    (as float [0,1], 1x3xRxR)."""
+    from talkinghead_studio.inference.sampling import COMPANION_INPUTS, COMPANION_OUTPUTS, compose
     from talkinghead_studio.warpgen import samples
+    from talkinghead_studio.warpgen.model import COARSE
 
-    sess = session(path)
+    sess, companion = session(path), session(companion_path(path))
     results = {}
     for size in RESOLUTIONS:
         crop, lm = samples.astronaut(size)
         for name, drv in samples.reference_cases(lm).items():
-            results[size, name] = sess.run(["image", "mask"], samples.feeds(crop, lm, drv))
+            feeds = samples.feeds(crop, lm, drv)
+            fields = companion.run(list(COMPANION_OUTPUTS),
+                                   {k: feeds[k] for k in COMPANION_INPUTS})
+            image, _ = compose(dict(zip(COMPANION_OUTPUTS, fields)), crop, None, COARSE)
+            composed = image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+            results[size, name] = sess.run(["image", "mask"], feeds) + [composed]
     return results
 
 
@@ -74,9 +85,17 @@ def check_against_torch(path: Path) -> tuple[float, float]:
         inputs = samples.feeds(crop, lm, samples.reference_cases(lm)[name])
         with torch.no_grad():
             expected = model(*(torch.from_numpy(inputs[k]) for k in INPUT_ORDER))
-        diffs += [np.abs(a - b.numpy()).ravel() for a, b in zip(got, expected)]
+        diffs += [np.abs(a - b.numpy()).ravel() for a, b in zip(got[:2], expected)]
     every = np.concatenate(diffs)
     return float(every.mean()), float(np.percentile(every, 99.9))
+
+
+def companion_agreement(path: Path) -> tuple[float, float]:
+    """(worst mean, worst max) |companion composed - image| over the reference cases,
+    [0,1] units."""
+    runs = reference_runs(path).values()
+    return (max(float(np.abs(r[2] - r[0]).mean()) for r in runs),
+            max(float(np.abs(r[2] - r[0]).max()) for r in runs))
 
 
 def sha256(path: Path) -> str:
@@ -91,7 +110,7 @@ def main() -> None:
     check_topology()
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
-            fresh = reference_runs(export_onnx(Path(tmp) / "mesh_warp.onnx"))
+            fresh = reference_runs(export_onnx(Path(tmp) / TARGET.name))
         shipped = reference_runs(TARGET)
         diff = max(float(np.abs(a - b).max()) for key in fresh
                    for a, b in zip(fresh[key], shipped[key]))
@@ -101,10 +120,15 @@ def main() -> None:
     mean, p999 = check_against_torch(TARGET)
     if mean > 1e-3 or p999 > 2.0 / 255:
         raise SystemExit(f"ONNX output differs from torch: mean {mean:.2e}, p99.9 {p999:.2e}")
-    digest = sha256(TARGET)
-    (HERE / "mesh_warp.onnx.sha256").write_text(f"{digest}  mesh_warp.onnx\n")
-    print(f"wrote {TARGET} ({TARGET.stat().st_size / 1024:.0f} KiB), sha256 {digest}; "
-          f"onnx vs torch |diff| mean {mean:.1e}, p99.9 {p999:.1e}")
+    worst = companion_agreement(TARGET)
+    if worst[0] > 0.5 / 255 or worst[1] > 4.0 / 255:
+        raise SystemExit(f"companion + OpenCV differs from the main file: {worst}")
+    lines = [f"{sha256(path)}  {path.name}\n" for path in (TARGET, COMPANION)]
+    (HERE / "mesh_warp.onnx.sha256").write_text("".join(lines))
+    print(f"wrote {TARGET} ({TARGET.stat().st_size / 1024:.0f} KiB) and {COMPANION.name} "
+          f"({COMPANION.stat().st_size / 1024:.0f} KiB); onnx vs torch |diff| mean "
+          f"{mean:.1e}, p99.9 {p999:.1e}; companion+OpenCV vs onnx |diff| mean "
+          f"{worst[0] * 255:.2f}/255, max {worst[1] * 255:.0f}/255")
 
 
 if __name__ == "__main__":

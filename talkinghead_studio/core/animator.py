@@ -24,11 +24,6 @@ def to_tensor(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
 
 
-def from_tensor(tensor: np.ndarray) -> np.ndarray:
-    """1x3xHxW float32 [0,1] -> HxWx3 uint8 RGB."""
-    return np.clip(tensor[0].transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 @dataclass(frozen=True)
 class AnimatedFrame:
     """frame: HxWx3 uint8 RGB at portrait size. crop: RxRx3 uint8. alpha: HxW uint8 or None.
@@ -81,7 +76,7 @@ class Animator:
             feeds = dict(self._static_feeds)
             feeds["source_image"] = to_tensor(view.crop)
             feeds["source_landmarks"] = view.points[None].astype(np.float32)
-            self._view_feeds.append(feeds)
+            self._view_feeds.append((feeds, view.crop))
         self._selector = (ReferenceSelector(self.portrait.crop_points, self.references)
                           if self.references else None)
         self.last_view_weights = np.ones(1 + len(self.references)) / (1 + len(self.references))
@@ -122,12 +117,12 @@ class Animator:
         """Driver landmarks (478x3 px) -> portrait target landmarks (478x3 crop units)."""
         return self.retargeter.retarget(self.smooth(driver_points))
 
-    def _run(self, feeds: dict, target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(self, feeds: dict, portrait: np.ndarray, target: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+        """feeds: contract inputs; portrait: RxRx3 uint8 behind feeds["source_image"]."""
         feeds = dict(feeds)
         feeds["driving_landmarks"] = target[None].astype(np.float32)
-        outputs = self.generator.animate(feeds)
-        mask = outputs.get("mask")
-        return from_tensor(outputs["image"]), (None if mask is None else mask[0, 0])
+        return self.generator.render(feeds, portrait, self.portrait.background)
 
     def view_weights(self, target: np.ndarray) -> dict[str, np.ndarray] | None:
         """{region: (V,) weights} for this frame (index 0 = the portrait), or None without
@@ -155,13 +150,13 @@ class Animator:
         """:meth:`generate` with the view weights already chosen. Keeps no state, so
         several frames may run at once from different threads (onnxruntime sessions
         accept concurrent runs)."""
-        crop, mask = self._run(self._static_feeds, target)
+        crop, mask = self._run(self._static_feeds, self.portrait.crop, target)
         if weights is None:
             return crop, mask
         needed = np.max(list(weights.values()), axis=0)   # (V,): views any region uses
         if needed[1:].max(initial=0.0) <= 0:
             return crop, mask
-        view_crops = {index: self._run(self._view_feeds[index - 1], target)[0]
+        view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
                       for index in np.flatnonzero(needed[1:] > 0) + 1}
         return blend_face(crop, view_crops, weights, target), mask
 

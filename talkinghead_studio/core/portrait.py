@@ -115,9 +115,10 @@ def background_plate(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
     image = crop.astype(np.float32)
     filled = image * known[..., None]
     remaining = hole.astype(bool)
+    known_colour = image * known[..., None]
     for sigma in (size / 128, size / 64, size / 32, size / 16, size / 8, size / 4):
-        weight = cv2.GaussianBlur(known, (0, 0), sigma)
-        colour = cv2.GaussianBlur(image * known[..., None], (0, 0), sigma)
+        weight = _wide_blur(known, sigma)
+        colour = _wide_blur(known_colour, sigma)
         usable = remaining & (weight > 0.15)
         filled[usable] = colour[usable] / weight[usable][:, None]
         remaining &= ~usable
@@ -128,6 +129,24 @@ def background_plate(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
     soft = cv2.GaussianBlur(filled, (0, 0), size / 96)
     filled = np.where(hole[..., None].astype(bool), soft, image)
     return _mirror_band(image, hole.astype(bool), filled, band=0.08 * size)
+
+
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of an HxW[xC] float32 image; wide ones on a smaller copy.
+
+    A blur of sigma s loses nothing when done at 1/f size with sigma s/f while s/f stays
+    >= 2 px, and a 512 px plate's widest blurs (sigma 64 and 128 px) took most of the
+    portrait's preparation time at full size."""
+    factor = 1
+    while factor < 8 and sigma / (factor * 2) >= 2.0:
+        factor *= 2
+    if factor == 1:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (max(1, width // factor), max(1, height // factor)),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _mirror_band(image: np.ndarray, hole: np.ndarray, smooth: np.ndarray, band: float

@@ -22,6 +22,9 @@ metadata_props
   ths.landmark_layout   "mediapipe-478"
   ths.name              short human name, shown in the UI and written into export metadata
   ths.kind              free text, e.g. "mesh-warp" or "neural-fewshot"
+  ths.sampling_companion  (optional) file name of a sampling companion next to the model:
+                        the same warp minus its full-resolution sampling, which the app
+                        then does with OpenCV on the CPU (inference/sampling.py).
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ META_RESOLUTIONS = "ths.resolutions"
 META_LAYOUT = "ths.landmark_layout"
 META_NAME = "ths.name"
 META_KIND = "ths.kind"
+META_COMPANION = "ths.sampling_companion"
 
 # Expected rank and, where fixed, dims (None = any/dynamic; "R" = the resolution).
 _SHAPES = {

@@ -16,7 +16,9 @@ from typing import Literal
 import numpy as np
 
 from talkinghead_studio.errors import GeneratorContractError, ProviderError
+from talkinghead_studio.inference import sampling
 from talkinghead_studio.inference.contract import (
+    META_COMPANION,
     OPTIONAL_INPUTS,
     GeneratorInfo,
     TensorSpec,
@@ -106,12 +108,49 @@ class SessionOptions:
 
     provider: ProviderChoice = "auto"
     intra_op_threads: int = 0  # 0 = default_thread_count()
+    # Use the model's sampling companion (inference/sampling.py) when running on the CPU.
+    # Off only to compare against the main file's own `image` output.
+    use_companion: bool = True
+
+
+_ONNX_TYPES = {1: "float", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "double"}
+
+
+def read_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec], dict[str, str]]:
+    """(inputs, outputs, metadata) of an ONNX file, read without opening a session.
+
+    Opening an onnxruntime session for a graph of a few thousand small nodes takes ~0.8 s
+    on this class of CPU; reading the header takes ~10 ms. Raises whatever the onnx
+    parser raises for a file that is not a model."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {t.name for t in model.graph.initializer}
+
+    def specs(values) -> list[TensorSpec]:
+        out = []
+        for value in values:
+            if value.name in initializers:
+                continue
+            tensor = value.type.tensor_type
+            shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                          for d in tensor.shape.dim)
+            out.append(TensorSpec(value.name,
+                                  f"tensor({_ONNX_TYPES.get(tensor.elem_type, 'other')})",
+                                  shape))
+        return out
+
+    return specs(model.graph.input), specs(model.graph.output), {
+        p.key: p.value for p in model.metadata_props}
 
 
 class OnnxGenerator:
-    """A checked generator model with one verb: :meth:`animate`.
+    """A checked generator model with one verb: :meth:`render` (or :meth:`animate` for
+    the raw contract outputs).
 
-    Inputs are fed and outputs read by name (see inference/contract.py).
+    Inputs are fed and outputs read by name (see inference/contract.py). On the CPU, a
+    model with a sampling companion (inference/sampling.py) renders through the
+    companion, and the main file's own session opens only if :meth:`animate` is called.
     """
 
     def __init__(self, path: str | os.PathLike, options: SessionOptions = SessionOptions()):
@@ -133,24 +172,31 @@ class OnnxGenerator:
         # Our render stages already keep both cores busy; spinning worker threads only
         # burn CPU the other stages need (measured: 2x CPU per frame, no speed gain).
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(
-                str(self.path), sess_options=session_options, providers=requested
+        self._ort, self._session_options, self._requested = ort, session_options, requested
+        self._session = None
+        self._companion = None
+        self._coarse = 0
+        cpu_only = requested == [_PROVIDER_NAMES["cpu"]]
+        if options.use_companion and cpu_only:
+            # On a GPU the in-graph sampling is cheap and copying fields back would cost
+            # more than it saves; the companion pays off on the CPU only.
+            try:
+                inputs, outputs, meta = read_signature(self.path)
+            except Exception as exc:  # the parser raises several unrelated types
+                raise self._not_a_model(exc) from exc
+            self.info = check_generator(inputs, outputs, meta, model_label=self.path.name)
+            self._open_companion(meta)
+        if self._companion is None:
+            self._open_session()
+            self.info = check_generator(
+                tensor_specs(self._session.get_inputs()),
+                tensor_specs(self._session.get_outputs()),
+                dict(self._session.get_modelmeta().custom_metadata_map),
+                model_label=self.path.name,
             )
-        except Exception as exc:  # onnxruntime raises several unrelated types here
-            raise GeneratorContractError(
-                f"Could not load generator {self.path.name}: it is not a valid ONNX model "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Re-export it or "
-                f"pick another model."
-            ) from exc
-        meta = self._session.get_modelmeta().custom_metadata_map
-        self.info: GeneratorInfo = check_generator(
-            tensor_specs(self._session.get_inputs()),
-            tensor_specs(self._session.get_outputs()),
-            dict(meta),
-            model_label=self.path.name,
-        )
-        self.active_providers = list(self._session.get_providers())
+            self.active_providers = list(self._session.get_providers())
+        else:
+            self.active_providers = list(requested)
         if options.provider == "cuda" and self.active_providers[0] != _PROVIDER_NAMES["cuda"]:
             raise ProviderError(
                 "CUDA was requested and offered, but onnxruntime could not start it "
@@ -158,6 +204,48 @@ class OnnxGenerator:
             )
         if self.active_providers != requested:
             log.warning("requested providers %s, active %s", requested, self.active_providers)
+
+    def _not_a_model(self, exc: Exception) -> GeneratorContractError:
+        return GeneratorContractError(
+            f"Could not load generator {self.path.name}: it is not a valid ONNX model "
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}). Re-export "
+            f"it or pick another model.")
+
+    def _open_session(self) -> None:
+        try:
+            self._session = self._ort.InferenceSession(
+                str(self.path), sess_options=self._session_options, providers=self._requested)
+        except Exception as exc:  # onnxruntime raises several unrelated types here
+            raise self._not_a_model(exc) from exc
+
+    def _open_companion(self, meta: dict[str, str]) -> None:
+        """Open the sampling companion the metadata names, if it is there and fits.
+
+        A missing or broken companion only costs speed: the main file still renders, so
+        it is logged, not raised."""
+        name = meta.get(META_COMPANION)
+        if not name:
+            return
+        path = self.path.with_name(Path(name).name)
+        try:
+            companion = self._ort.InferenceSession(
+                str(path), sess_options=self._session_options,
+                providers=[_PROVIDER_NAMES["cpu"]])
+            self._coarse = sampling.check_companion(
+                tensor_specs(companion.get_inputs()), tensor_specs(companion.get_outputs()),
+                dict(companion.get_modelmeta().custom_metadata_map), dict(meta), path.name)
+        except Exception as exc:  # onnxruntime and the check raise several types
+            log.warning("sampling companion %s not used (%s); rendering with %s alone, "
+                        "which is slower on the CPU", path.name,
+                        (str(exc).splitlines() or [""])[0][:200], self.path.name)
+            return
+        self._companion = companion
+        self._companion_inputs = tuple(i.name for i in companion.get_inputs())
+
+    @property
+    def uses_companion(self) -> bool:
+        """True when frames are finished by OpenCV from the sampling companion."""
+        return self._companion is not None
 
     @property
     def active_provider(self) -> str:
@@ -169,7 +257,8 @@ class OnnxGenerator:
         return tuple(n for n in self.info.inputs if n in OPTIONAL_INPUTS)
 
     def animate(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run once. ``feeds`` maps contract input names to arrays (extra names ignored).
+        """Run the main file once. ``feeds`` maps contract input names to arrays (extra
+        names ignored).
 
         Returns {'image': 1x3xRxR float32, 'mask': 1x1xRxR float32 (if the model has it)}.
         """
@@ -178,6 +267,25 @@ class OnnxGenerator:
             raise GeneratorContractError(
                 f"{self.path.name} needs inputs {missing} that were not provided."
             )
+        if self._session is None:
+            self._open_session()
         model_feeds = {n: feeds[n] for n in self.info.inputs}
         values = self._session.run(list(self.info.outputs), model_feeds)
         return dict(zip(self.info.outputs, values))
+
+    def render(self, feeds: dict[str, np.ndarray], portrait: np.ndarray,
+               plate: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run once and return (RxRx3 uint8 RGB, RxR float32 mask or None).
+
+        portrait / plate: the uint8 RxRx3 images behind ``source_image`` and
+        ``background_image`` in ``feeds`` (plate None: the portrait). With a sampling
+        companion the frame is finished by OpenCV; otherwise ``image`` is converted."""
+        if self._companion is None:
+            outputs = self.animate(feeds)
+            image = np.clip(outputs["image"][0].transpose(1, 2, 0) * 255.0 + 0.5, 0, 255)
+            mask = outputs.get("mask")
+            return image.astype(np.uint8), (None if mask is None else mask[0, 0])
+        values = self._companion.run(list(sampling.COMPANION_OUTPUTS),
+                                     {n: feeds[n] for n in self._companion_inputs})
+        return sampling.compose(dict(zip(sampling.COMPANION_OUTPUTS, values)), portrait,
+                                plate, self._coarse)

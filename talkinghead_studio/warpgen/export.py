@@ -10,8 +10,10 @@ from pathlib import Path
 
 import torch
 
-from talkinghead_studio.inference.contract import contract_metadata
-from talkinghead_studio.warpgen.model import MeshWarpGenerator
+from talkinghead_studio.inference.contract import META_COMPANION, contract_metadata
+from talkinghead_studio.inference.sampling import (COMPANION_INPUTS, COMPANION_OUTPUTS,
+                                                   companion_metadata)
+from talkinghead_studio.warpgen.model import COARSE, MeshWarpGenerator, SamplingFields
 
 NAME = "Mesh warp"
 KIND = "mesh-warp"
@@ -20,6 +22,13 @@ OPSET = 18
 INPUTS = ("source_image", "source_landmarks", "driving_landmarks", "source_matte",
           "background_image")
 OUTPUTS = ("image", "mask")
+COMPANION_SUFFIX = ".sampling.onnx"
+
+
+def companion_path(path: str | Path) -> Path:
+    """Where the sampling companion of the generator at ``path`` lives."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".onnx") + COMPANION_SUFFIX)
 
 
 def example_inputs(size: int = 256) -> tuple[torch.Tensor, ...]:
@@ -39,37 +48,53 @@ def example_inputs(size: int = 256) -> tuple[torch.Tensor, ...]:
 
 
 def export_onnx(path: str | Path) -> Path:
-    """Write the generator to ``path`` with dynamic spatial axes and contract metadata."""
+    """Write the generator to ``path`` with dynamic spatial axes and contract metadata,
+    and its sampling companion beside it (see :func:`companion_path`)."""
+    path = Path(path)
+    companion = companion_path(path)
+    spatial = {2: "R", 3: "R"}
+    _export(MeshWarpGenerator(), example_inputs(), path, INPUTS, OUTPUTS,
+            {"source_image": spatial, "source_matte": spatial,
+             "background_image": spatial, "image": spatial, "mask": spatial},
+            {**contract_metadata(NAME, KIND, RESOLUTIONS), META_COMPANION: companion.name},
+            "Talking-Head Studio mesh-warp generator: landmark-driven dense warp with "
+            "z-buffered face mesh, mouth interior and eyelid handling. Built by "
+            "models/build_mesh_warp.py; no learned weights.")
+    _export(SamplingFields(), example_inputs()[:len(COMPANION_INPUTS)], companion,
+            COMPANION_INPUTS, COMPANION_OUTPUTS,
+            {"source_image": spatial, "source_matte": spatial,
+             "sampling_fields": {1: "c", 2: "c"}, "refine_index": {0: "N"},
+             "refine_map": {0: "N"}, "inner_layer": {1: "h", 2: "w"}},
+            companion_metadata(NAME, RESOLUTIONS, COARSE),
+            "Sampling companion of the Talking-Head Studio mesh-warp generator: the same "
+            "warp up to its full-resolution sampling, which the app does with OpenCV.")
+    return path
+
+
+def _export(model: torch.nn.Module, example: tuple, path: Path, inputs: tuple,
+            outputs: tuple, dynamic: dict, metadata: dict, doc: str) -> None:
     import onnx
 
-    path = Path(path)
-    model = MeshWarpGenerator().eval()
-    spatial = {2: "R", 3: "R"}
-    dynamic = {"source_image": spatial, "source_matte": spatial,
-               "background_image": spatial, "image": spatial, "mask": spatial}
     with warnings.catch_warnings():
         # The TorchScript exporter warns about its own deprecation and about traced
         # shape arithmetic; the graph is checked numerically at both sizes instead.
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, example_inputs(), str(path), input_names=list(INPUTS),
-                          output_names=list(OUTPUTS), dynamic_axes=dynamic,
+        torch.onnx.export(model.eval(), example, str(path), input_names=list(inputs),
+                          output_names=list(outputs), dynamic_axes=dynamic,
                           opset_version=OPSET, dynamo=False, do_constant_folding=True)
     proto = onnx.load(str(path))
-    _check_inputs(proto)
+    _check_inputs(proto, inputs)
     del proto.metadata_props[:]
-    for key, value in contract_metadata(NAME, KIND, RESOLUTIONS).items():
+    for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    proto.doc_string = ("Talking-Head Studio mesh-warp generator: landmark-driven dense warp "
-                        "with z-buffered face mesh, mouth interior and eyelid handling. "
-                        "Built by models/build_mesh_warp.py; no learned weights.")
+    proto.doc_string = doc
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
-    return path
 
 
-def _check_inputs(proto) -> None:
+def _check_inputs(proto, intended: tuple) -> None:
     """The exporter silently drops unused inputs; the app feeds only declared ones."""
     names = tuple(i.name for i in proto.graph.input)
-    if names != INPUTS:
-        raise RuntimeError(f"exported inputs {names} differ from the intended {INPUTS}")
+    if names != intended:
+        raise RuntimeError(f"exported inputs {names} differ from the intended {intended}")

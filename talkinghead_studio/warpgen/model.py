@@ -72,6 +72,32 @@ class MeshWarpGenerator(torch.nn.Module):
     def forward(self, source_image: Tensor, source_landmarks: Tensor,
                 driving_landmarks: Tensor, source_matte: Tensor,
                 background_image: Tensor) -> tuple[Tensor, Tensor]:
+        """The contract outputs: image (1x3xRxR) and mask (1x1xRxR)."""
+        f = self.fields(source_image, source_landmarks, driving_landmarks, source_matte)
+        size = source_image.shape[-1]
+        up = F.interpolate(f.coarse, scale_factor=float(COARSE), mode="bilinear",
+                           align_corners=False)                        # 1 x 4 x R x R
+        grid = up[:, :2].permute(0, 2, 3, 1).reshape(-1, 2)
+        grid = grid.index_put((f.refine_index,),
+                              torch.where(f.refine_source > -1e2, f.refine_source,
+                                          grid[f.refine_index]))
+        person = _sample(source_image, grid.reshape(1, size, size, 2) * 2.0 - 1.0)
+        # Inner layer: real pixels (the portrait's own teeth, the eyeball under the lids)
+        # mixed with the synthetic interior, laid over the window.
+        fy, fx, fh, fw = f.window.full()
+        real = _sample(source_image, f.inner[:, :2].permute(0, 2, 3, 1) * 2.0 - 1.0)
+        mix, cover, synth = f.inner[:, 3:4], f.inner[:, 2:3], f.inner[:, 4:7]
+        inner = real + mix * (synth - real)
+        base = person[:, :, fy:fy + fh, fx:fx + fw]
+        pads = (fx, size - fx - fw, fy, size - fy - fh)
+        person = person + F.pad(cover * (inner - base), pads)
+        alpha, uncovered = up[:, 2:3], up[:, 3:4]
+        backdrop = source_image + uncovered * (background_image - source_image)
+        return backdrop + alpha * (person - backdrop), alpha
+
+    def fields(self, source_image: Tensor, source_landmarks: Tensor,
+               driving_landmarks: Tensor, source_matte: Tensor) -> "WarpFields":
+        """Everything the frame needs except the full-resolution sampling (see WarpFields)."""
         src, drv = source_landmarks[0], driving_landmarks[0]
         size = source_image.shape[-1]
         coarse = size // COARSE
@@ -91,50 +117,93 @@ class MeshWarpGenerator(torch.nn.Module):
                              outside_backward(cells, head.inverse(), frame))
         cls = torch.where(covered, self.classes[ids.clamp(min=0)], torch.full_like(ids, -1))
         face = (covered & (cls != topo.CLASS_RING)).float()
-        alpha, behind_bg = _coarse_alpha(source_matte, source, face, coarse)
-        low = torch.cat([source * 2.0 - 1.0, alpha[:, None], behind_bg[:, None]], 1)
+        alpha, uncovered = _coarse_alpha(source_matte, source, face, coarse)
         # Absolute source points are upsampled: a linear field stays exactly linear except
         # in the outermost two pixel rows/columns (clamped, < 1.5 px off), which the
         # paste-back feathers away entirely.
-        up = F.interpolate(low.transpose(0, 1).reshape(1, 4, coarse, coarse),
-                           scale_factor=float(COARSE), mode="bilinear", align_corners=False)
-        grid = up[:, :2].permute(0, 2, 3, 1).reshape(-1, 2)
+        low = torch.cat([source, alpha[:, None], uncovered[:, None]], 1)
+        low = low.transpose(0, 1).reshape(1, 4, coarse, coarse)
         pixels, exact = refine_edges(maps, self.corners, self.neighbours, ids, source, coarse, size,
                                      coarse * coarse // 4)
-        grid = grid.index_put((pixels,), torch.where(exact > -1e2, exact * 2.0 - 1.0, grid[pixels]))
-        person = _sample(source_image, grid.reshape(1, size, size, 2))
-        person = self._inner_layer(person, source_image, src, drv, cls.reshape(coarse, coarse),
-                                   coarse)
-        alpha, behind_bg = up[:, 2:3], up[:, 3:4]
-        behind_src = 1.0 - alpha - behind_bg
-        image = source_image * behind_src + background_image * behind_bg + person * alpha
-        return image, alpha
-
-    def _inner_layer(self, person: Tensor, image: Tensor, src: Tensor, drv: Tensor,
-                     cls: Tensor, coarse) -> Tensor:
-        """person (1x3xRxR) with the eye and mouth openings re-rendered in a window."""
-        size = person.shape[-1]
         win = _window(drv, coarse)
+        inner = self._inner_layer(source_image, src, drv, cls.reshape(coarse, coarse), win,
+                                  coarse, size)
+        return WarpFields(low, pixels, exact, win, inner)
+
+    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, cls: Tensor, win: "Window",
+                     coarse, size) -> Tensor:
+        """Full-resolution inner-layer fields over the window, 1 x 7 x h x w: source
+        point (crop units), cover, synthetic share, synthetic RGB."""
         low = _inner_fields(src, drv, win, cls, coarse, size)
         up = F.interpolate(low, scale_factor=float(COARSE), mode="bilinear",
                            align_corners=False)                     # 1 x 8 x h x w
-        fy, fx, fh, fw = win.full()
-        real = _sample(image, up[:, :2].permute(0, 2, 3, 1))
         lip, teeth = portrait_colours(image, src)
         px = 1.0 / (mouth_width(drv) * size)
         synth = mouth_interior(up[:, 4:5], up[:, 5:6], up[:, 6:7], px, lip, teeth)
-        inner = real + up[:, 3:4] * (synth - real)
         # The layer reaches half a pixel past the contour so its anti-aliased edge meets
         # the lid/lip triangles, never the fill triangles behind it.
         cover = (1.0 - up[:, 2:3]).clamp(0.0, 1.0) * up[:, 7:8]
-        base = person[:, :, fy:fy + fh, fx:fx + fw]
-        pads = (fx, size - fx - fw, fy, size - fy - fh)
-        return person + F.pad(cover * (inner - base), pads)
+        return torch.cat([up[:, :2], cover, up[:, 3:4], synth], 1)
+
+
+class WarpFields(NamedTuple):
+    """One frame's warp before full-resolution sampling (c = R / COARSE).
+
+    coarse: 1x4xcxc: source point x, y (crop units), person alpha, uncovered (share of
+    the backdrop that must come from ``background_image``); upsampled bilinearly
+    (half-pixel centres) to R x R.
+    refine_index: (N,) long flat output pixels whose source point is exact rather than
+    interpolated; refine_source: Nx2 crop units, below -1e2 where the interpolated one
+    stays.
+    window: the inner layer's place; inner: its 1 x 7 x h x w fields (see _inner_layer).
+    Per output pixel: person = source sampled at the point; inside the window person +=
+    cover * (real + mix * (synth - real) - person) with real = source sampled at the
+    inner point; backdrop = source + uncovered * (background - source); image =
+    backdrop + alpha * (person - backdrop).
+    """
+
+    coarse: Tensor
+    refine_index: Tensor
+    refine_source: Tensor
+    window: Window
+    inner: Tensor
+
+
+class SamplingFields(torch.nn.Module):
+    """The generator minus its full-resolution sampling, in the layout OpenCV wants
+    (the "sampling companion", models/README.md). Source points are in pixels with
+    OpenCV's convention (pixel centres at integers), spatial tensors channel-last:
+
+    sampling_fields  1 x c x c x 4   map x, map y, alpha, uncovered (to upsample x COARSE)
+    refine_index     N int64         flat output pixels with exact map values
+    refine_map       N x 2           their map (x, y); NaN where the upsampled one stays
+    inner_window     4 int64         y0, x0, h, w of the inner layer (output pixels)
+    inner_layer      1 x h x w x 7   map x, map y, cover, mix, synthetic RGB [0,1]
+
+    The host then does what MeshWarpGenerator.forward does after ``fields``, with
+    cv2.resize / cv2.remap (about 20x faster than onnxruntime's GridSample on a CPU).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generator = MeshWarpGenerator()
+
+    def forward(self, source_image: Tensor, source_landmarks: Tensor,
+                driving_landmarks: Tensor, source_matte: Tensor):
+        f = self.generator.fields(source_image, source_landmarks, driving_landmarks,
+                                  source_matte)
+        size = source_image.shape[-1]
+        coarse = torch.cat([f.coarse[:, :2] * size - 0.5, f.coarse[:, 2:]], 1).permute(0, 2, 3, 1)
+        refine = torch.where(f.refine_source > -1e2, f.refine_source * size - 0.5,
+                             torch.full_like(f.refine_source, float("nan")))
+        fy, fx, fh, fw = f.window.full()
+        inner = torch.cat([f.inner[:, :2] * size - 0.5, f.inner[:, 2:]], 1).permute(0, 2, 3, 1)
+        return coarse, f.refine_index, refine, torch.stack([fy, fx, fh, fw]), inner
 
 
 def _coarse_alpha(matte: Tensor, source: Tensor, face: Tensor, coarse
                   ) -> tuple[Tensor, Tensor]:
-    """Person alpha and background weight per coarse cell ((c*c,) each).
+    """Person alpha and uncovered share per coarse cell ((c*c,) each).
 
     alpha: the matte carried along with the person (at least 1 over the face, whatever
     the matte says). The backdrop behind the person is the source itself wherever the
@@ -152,7 +221,7 @@ def _coarse_alpha(matte: Tensor, source: Tensor, face: Tensor, coarse
     # silhouette stays behind.
     pooled = pooled.reshape(-1)
     uncovered = ((pooled - alpha) / pooled.clamp(min=0.05)).clamp(0.0, 1.0)
-    return alpha, (1.0 - alpha) * uncovered
+    return alpha, uncovered
 
 
 def _sample(image: Tensor, grid: Tensor) -> Tensor:
@@ -168,7 +237,7 @@ def _sample(image: Tensor, grid: Tensor) -> Tensor:
 
 def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, coarse, size) -> Tensor:
     """Coarse inner-layer fields over the window, 1 x 8 x ny x nx:
-    source xy ([-1,1]), signed distance to the opening (output px, negative inside),
+    source xy (crop units), signed distance to the opening (output px, negative inside),
     synthetic share, mouth u, below upper lip, above lower lip, visibility."""
     cells = pixel_centres(win.ny, win.nx, coarse, win.y0, win.x0).reshape(-1, 2)
     cls_win = cls[win.y0:win.y0 + win.ny, win.x0:win.x0 + win.nx].reshape(-1)
@@ -178,7 +247,7 @@ def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, coarse, si
     # or two high is a closing seam: the lids' own pixels show there.
     hidden = ((f.depth > 0) & (cls_win == topo.CLASS_FACE)).float()
     shown = smoothstep(THIN_OPENING[0], THIN_OPENING[1], f.opening * size) * (1.0 - hidden)
-    low = torch.stack([f.source[:, 0] * 2.0 - 1.0, f.source[:, 1] * 2.0 - 1.0,
+    low = torch.stack([f.source[:, 0], f.source[:, 1],
                        -f.depth * size, f.synthetic, f.u, f.below_upper, f.above_lower,
                        shown], 0)
     return low.reshape(1, 8, win.ny, win.nx)

@@ -21,7 +21,7 @@ def test_baked_triangles_match_the_mediapipe_wheel():
 _SESSIONS: dict = {}
 
 
-def run(path, feeds):
+def run(path, feeds, outputs=("image", "mask")):
     import onnxruntime as ort
 
     if path not in _SESSIONS:
@@ -29,7 +29,9 @@ def run(path, feeds):
         options.intra_op_num_threads = 1
         _SESSIONS[path] = ort.InferenceSession(str(path), options,
                                                providers=["CPUExecutionProvider"])
-    return _SESSIONS[path].run(["image", "mask"], feeds)
+    session = _SESSIONS[path]
+    declared = {i.name for i in session.get_inputs()}
+    return session.run(list(outputs), {k: v for k, v in feeds.items() if k in declared})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,9 @@ def fresh_export(tmp_path_factory):
 
 
 def test_fresh_export_matches_the_shipped_file(shipped_model, fresh_export):
+    from talkinghead_studio.inference.sampling import COMPANION_OUTPUTS
     from talkinghead_studio.warpgen import samples
+    from talkinghead_studio.warpgen.export import companion_path
 
     for size, name in ((256, "astronaut"), (512, "hopper")):
         crop, lm = samples.portrait(name, size)
@@ -48,6 +52,14 @@ def test_fresh_export_matches_the_shipped_file(shipped_model, fresh_export):
             feeds = samples.feeds(crop, lm, samples.reference_cases(lm)[case])
             for fresh, shipped in zip(run(fresh_export, feeds), run(shipped_model, feeds)):
                 assert np.abs(fresh - shipped).max() < 1e-5, (size, name, case)
+            # ... and so is its sampling companion (every output; NaN marks "keep the
+            # upsampled value" in refine_map, in both or neither)
+            fresh = run(companion_path(fresh_export), feeds, COMPANION_OUTPUTS)
+            shipped = run(companion_path(shipped_model), feeds, COMPANION_OUTPUTS)
+            for label, a, b in zip(COMPANION_OUTPUTS, fresh, shipped):
+                assert a.shape == b.shape, (label, size, name, case)
+                assert np.array_equal(np.isnan(a), np.isnan(b)), label
+                assert np.abs(np.nan_to_num(a) - np.nan_to_num(b)).max() < 1e-4, label
 
 
 def test_onnx_matches_torch(fresh_export):

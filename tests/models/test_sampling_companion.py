@@ -1,0 +1,87 @@
+"""The mesh warp's sampling companion (models/mesh_warp.sampling.onnx): the app's CPU
+path must draw what the contract file draws, and a damaged companion must only cost
+speed, never a frame."""
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from talkinghead_studio.core.portrait import background_plate, person_matte
+from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
+from talkinghead_studio.warpgen import samples
+
+CPU = SessionOptions(provider="cpu", intra_op_threads=1)
+IN_GRAPH = SessionOptions(provider="cpu", intra_op_threads=1, use_companion=False)
+
+
+@pytest.fixture(scope="module")
+def fast(shipped_model) -> OnnxGenerator:
+    return OnnxGenerator(shipped_model, CPU)
+
+
+@pytest.fixture(scope="module")
+def in_graph(shipped_model) -> OnnxGenerator:
+    return OnnxGenerator(shipped_model, IN_GRAPH)
+
+
+def test_cpu_rendering_uses_the_companion_and_opens_the_main_file_only_on_demand(fast):
+    assert fast.uses_companion
+    assert fast._session is None           # the contract file's session is not needed
+    assert fast.info.kind == "mesh-warp" and fast.active_provider == "CPU"
+
+
+@pytest.mark.parametrize("size,name", [(256, "astronaut"), (512, "hopper")])
+@pytest.mark.parametrize("case", ["neutral", "jaw", "blink", "head", "gaze", "all"])
+def test_companion_frames_equal_the_contract_files_frames(fast, in_graph, size, name, case):
+    """Same picture, real matte and inpainted plate included (so the uncovered-background
+    path is exercised when the head moves): OpenCV samples with 1/32-pixel weights, so a
+    few levels of difference are allowed, nothing more."""
+    crop, lm = samples.portrait(name, size)
+    matte = person_matte(crop)
+    plate = background_plate(crop, matte)
+    feeds = samples.feeds(crop, lm, samples.reference_cases(lm)[case], matte=matte,
+                          background=plate)
+    image, mask = fast.render(feeds, crop, plate)
+    want, want_mask = in_graph.render(feeds, crop, plate)
+    diff = np.abs(image.astype(int) - want.astype(int))
+    assert diff.mean() < 0.3 and diff.max() <= 4, (diff.mean(), diff.max())
+    assert np.abs(mask - want_mask).max() < 1e-4
+    if case == "neutral":
+        assert np.abs(image[2:-2, 2:-2].astype(int) - crop[2:-2, 2:-2]).max() <= 2
+
+
+def test_the_shipped_companion_is_the_recorded_one(shipped_model):
+    import hashlib
+
+    recorded = dict(reversed(line.split()) for line in
+                    (shipped_model.parent / "mesh_warp.onnx.sha256").read_text().splitlines())
+    companion = shipped_model.with_name("mesh_warp.sampling.onnx")
+    assert hashlib.sha256(companion.read_bytes()).hexdigest() == recorded[companion.name]
+
+
+def _copy_model(shipped_model, folder):
+    target = folder / shipped_model.name
+    shutil.copy(shipped_model, target)
+    return target
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "other_model"])
+def test_a_missing_or_broken_companion_falls_back_to_the_contract_file(
+        shipped_model, tmp_path, caplog, damage):
+    model = _copy_model(shipped_model, tmp_path)
+    companion = tmp_path / "mesh_warp.sampling.onnx"
+    if damage == "garbage":
+        companion.write_bytes(b"\x08\x01garbage" * 50)
+    elif damage == "other_model":
+        shutil.copy(shipped_model, companion)        # a model, but not a companion
+    with caplog.at_level(logging.WARNING):
+        generator = OnnxGenerator(model, CPU)
+    assert not generator.uses_companion
+    if damage != "missing":
+        assert "sampling companion" in caplog.text
+    crop, lm = samples.portrait("astronaut", 256)
+    image, mask = generator.render(samples.feeds(crop, lm, lm), crop, None)
+    assert np.abs(image[2:-2, 2:-2].astype(int) - crop[2:-2, 2:-2]).max() <= 2
