@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from talkinghead_studio.warpgen import topology as topo
 from talkinghead_studio.warpgen.closure import clean_landmarks
 from talkinghead_studio.warpgen.geometry import pixel_centres, smoothstep
-from talkinghead_studio.warpgen.head import head_frame, head_motion, outside_backward, ring_vertices
+from talkinghead_studio.warpgen.head import (hair_motion, head_frame, head_motion, outside_backward,
+                                             ring_vertices)
 from talkinghead_studio.warpgen.inner import inner_fields, mouth_width, window_points
 from talkinghead_studio.warpgen.raster import TriangleMaps, rasterise, refine_edges, window_centres
 from talkinghead_studio.warpgen.shading import mouth_interior, portrait_colours
@@ -105,7 +106,8 @@ class MeshWarpGenerator(torch.nn.Module):
         frame = head_frame(drv)
         clean = clean_landmarks(src, drv, head, frame.down)
         drv = clean.driving
-        ring_s, ring_d = ring_vertices(src, drv, head, frame)
+        hair = hair_motion(src, drv)
+        ring_s, ring_d = ring_vertices(src, drv, hair, frame)
         fill_lower = [low for low, _ in topo.FILL_PAIRS]
         maps = TriangleMaps(torch.cat([drv, ring_d, drv[fill_lower]], 0),
                             torch.cat([clean.mesh_source[:, :2], ring_s, clean.fill_source], 0),
@@ -114,7 +116,7 @@ class MeshWarpGenerator(torch.nn.Module):
         cells = window_centres(coarse, (0, 0, coarse, coarse))
         covered = ids >= 0
         source = torch.where(covered[:, None], source,
-                             outside_backward(cells, head.inverse(), frame))
+                             outside_backward(cells, hair.silhouette().inverse(), frame))
         cls = torch.where(covered, self.classes[ids.clamp(min=0)], torch.full_like(ids, -1))
         face = (covered & (cls != topo.CLASS_RING)).float()
         alpha, uncovered = _coarse_alpha(source_matte, source, face, coarse)

@@ -49,7 +49,9 @@ SKIN_POINTS = (205, 425, 50, 280, 151, 9)
 
 NUM_LANDMARKS = 478
 RING_LAYERS = 3      # layers of ring vertices outside the face oval
-RING_REACH = 0.4     # outermost layer: oval pushed out by this fraction of its radius
+RING_REACH = 0.7     # outermost layer: oval pushed out by this fraction of its radius
+# (0.7 rather than 0.4: the ring is also where hair eases from the face's motion to the
+# silhouette's, head.py; in a narrow ring that ease stretched the forehead in turns)
 
 # Baked from MediaPipe 0.10.21 by derive_face_triangles(); 852 triangles.
 FACE_TRIANGLES = (
