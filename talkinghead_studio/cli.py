@@ -151,9 +151,16 @@ def _progress_bar(total_hint: int, quiet: bool, unit: str = "frame"):
 
 
 def cmd_render(args) -> int:
+    import cv2
+
     from talkinghead_studio.config import ExportSettings, RenderSettings
     from talkinghead_studio.core.pipeline import RenderJob, render
     from talkinghead_studio.core.video import check_output_path
+
+    # The render already keeps every core busy with its own threads (one frame per core
+    # in the generator pool); OpenCV splitting each resize/remap over the cores on top
+    # only adds hand-offs (measured at 512 px: ~0.5 CPU-s less per 221-frame clip).
+    cv2.setNumThreads(1)
 
     # Refuse to overwrite an input before anything else is looked at.
     check_output_path(args.output, [args.portrait, args.driver, *args.reference],
