@@ -45,6 +45,10 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
                        help="render at most this many driver frames")
     group.add_argument("--max-side", type=int, default=2048,
                        help="downscale portraits larger than this on the long side")
+    group.add_argument("--glasses", choices=("auto", "off"), default="auto",
+                       help="auto: find glasses frames in the portrait and keep them rigid "
+                            "with the head (they would bend with the lids); off: warp them "
+                            "like the rest of the face")
 
 
 def _add_export_options(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +173,8 @@ def cmd_render(args) -> int:
         portrait=args.portrait, driver=args.driver, output=args.output,
         motion=_motion_settings(args),
         render=RenderSettings(size=args.size, provider=args.provider, model_path=args.model,
-                              max_side=args.max_side, max_frames=args.max_frames),
+                              max_side=args.max_side, max_frames=args.max_frames,
+                              rigid_glasses=args.glasses == "auto"),
         export=ExportSettings(format=_export_format(args), crf=args.crf,
                               keep_audio=not args.no_audio, watermark=not args.no_watermark),
         references=tuple(args.reference))

@@ -42,6 +42,7 @@ class RenderSettings:
     max_frames: int | None = None       # stop after this many driver frames (None = all)
     start_frame: int = 0
     parallel_frames: int = 0            # frames generated at once; 0 = one per core (max 4)
+    rigid_glasses: bool = True          # find glasses frames and keep them rigid (core/glasses.py)
 
 
 @dataclass(frozen=True)

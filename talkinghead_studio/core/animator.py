@@ -49,12 +49,16 @@ class Animator:
         self.fps = fps
         self.retargeter = MotionRetargeter(portrait.crop_points, motion)
         self.paste = PasteBack(portrait.image.rgb, portrait.box, portrait.size)
+        # With glasses, the generator animates the face with the frames painted out, and
+        # the frames go back on top of each frame, moved rigidly (core/glasses.py).
+        self._source_crop = (portrait.crop if portrait.glasses is None
+                             else portrait.glasses.inpainted)
         self._static_feeds = self._make_static_feeds()
         self._smoother = None
         self.set_references(references)
 
     def _make_static_feeds(self) -> dict[str, np.ndarray]:
-        feeds = {"source_image": to_tensor(self.portrait.crop),
+        feeds = {"source_image": to_tensor(self._source_crop),
                  "source_landmarks": self.portrait.crop_points[None].astype(np.float32)}
         wanted = self.generator.optional_inputs
         if "source_matte" in wanted:
@@ -150,15 +154,16 @@ class Animator:
         """:meth:`generate` with the view weights already chosen. Keeps no state, so
         several frames may run at once from different threads (onnxruntime sessions
         accept concurrent runs)."""
-        crop, mask = self._run(self._static_feeds, self.portrait.crop, target)
-        if weights is None:
-            return crop, mask
-        needed = np.max(list(weights.values()), axis=0)   # (V,): views any region uses
-        if needed[1:].max(initial=0.0) <= 0:
-            return crop, mask
-        view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
-                      for index in np.flatnonzero(needed[1:] > 0) + 1}
-        return blend_face(crop, view_crops, weights, target), mask
+        crop, mask = self._run(self._static_feeds, self._source_crop, target)
+        if weights is not None:
+            needed = np.max(list(weights.values()), axis=0)   # (V,): views any region uses
+            if needed[1:].max(initial=0.0) > 0:
+                view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
+                              for index in np.flatnonzero(needed[1:] > 0) + 1}
+                crop = blend_face(crop, view_crops, weights, target)
+        if self.portrait.glasses is not None:
+            crop = self.portrait.glasses.overlay(crop, self.portrait.crop_points, target)
+        return crop, mask
 
     def compose(self, crop: np.ndarray, mask: np.ndarray | None,
                 want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:

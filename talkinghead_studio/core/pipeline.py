@@ -82,7 +82,8 @@ def prepare(job_portrait: Path, render: RenderSettings, generator: OnnxGenerator
     is given and takes neither (None: not known yet, make them)."""
     loaded = load_portrait(job_portrait, max_side=render.max_side)
     wants_matte = generator is None or bool(generator.optional_inputs)
-    return prepare_portrait(loaded, render.size, with_matte=wants_matte)
+    return prepare_portrait(loaded, render.size, with_matte=wants_matte,
+                            rigid_glasses=render.rigid_glasses)
 
 
 def _neutral_head(stream: Iterator, motion: MotionSettings, fps: float

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from talkinghead_studio.core.crop import CropBox, crop_image, face_crop_box, to_crop_units
+from talkinghead_studio.core.glasses import GlassesLayer, find_glasses
 from talkinghead_studio.core.images import LoadedImage
 from talkinghead_studio.core.landmarks import FaceDetection, FaceMeshDetector
 from talkinghead_studio.errors import NoFaceFound
@@ -28,6 +29,7 @@ class PreparedPortrait:
     matte: RxR float32 [0,1] person matte of the crop, or None.
     background: RxRx3 uint8 RGB crop with the person inpainted away, or None.
     notes: remarks for the user (several faces, downscaled, ...).
+    glasses: the glasses frames as a rigid layer (core/glasses.py), or None.
     """
 
     image: LoadedImage
@@ -40,6 +42,7 @@ class PreparedPortrait:
     matte: np.ndarray | None
     background: np.ndarray | None
     notes: tuple[str, ...]
+    glasses: GlassesLayer | None = None
 
 
 def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
@@ -184,8 +187,10 @@ def _mirror_band(image: np.ndarray, hole: np.ndarray, smooth: np.ndarray, band: 
 
 
 def prepare_portrait(loaded: LoadedImage, size: int, with_matte: bool = True,
-                     detector: FaceMeshDetector | None = None) -> PreparedPortrait:
-    """Find the face, crop it at ``size`` and compute matte and background plate.
+                     detector: FaceMeshDetector | None = None,
+                     rigid_glasses: bool = True) -> PreparedPortrait:
+    """Find the face, crop it at ``size`` and compute matte and background plate, and
+    (``rigid_glasses``) look for glasses frames to keep rigid.
 
     Raises NoFaceFound with advice when no face can be found.
     """
@@ -207,5 +212,8 @@ def prepare_portrait(loaded: LoadedImage, size: int, with_matte: bool = True,
     if with_matte:
         matte = person_matte(crop)
         background = background_plate(crop, matte)
+    glasses = find_glasses(crop, crop_points) if rigid_glasses else None
+    if glasses is not None:
+        notes.append("Glasses found in the portrait: their frames move rigidly with the head.")
     return PreparedPortrait(loaded, found.points, found.faces_in_frame, box, size, crop,
-                            crop_points, matte, background, tuple(notes))
+                            crop_points, matte, background, tuple(notes), glasses)

@@ -660,7 +660,9 @@ class PreviewSession:
         with_matte = self.generator is None or bool(self.generator.optional_inputs)
         self._animator = None
         try:
-            prepared = prepare_portrait(self.loaded, self.render_settings.size, with_matte)
+            prepared = prepare_portrait(
+                self.loaded, self.render_settings.size, with_matte,
+                rigid_glasses=self.render_settings.rigid_glasses)
             problem = None
         except NoFaceFound as exc:
             prepared, problem = None, exc

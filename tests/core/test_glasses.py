@@ -1,0 +1,98 @@
+"""Glasses frames stay rigid with the head (core/glasses.py), on the sample portraits:
+Grace Hopper wears glasses, the astronaut does not."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkinghead_studio.core.glasses import find_glasses
+from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
+from talkinghead_studio.warpgen import samples
+
+SIZE = 512
+
+
+@pytest.fixture(scope="module")
+def generator(shipped_model) -> OnnxGenerator:
+    return OnnxGenerator(shipped_model, SessionOptions(provider="cpu", intra_op_threads=1))
+
+
+@pytest.fixture(scope="module")
+def hopper():
+    crop, lm = samples.portrait("hopper", SIZE)
+    return crop, lm, find_glasses(crop, lm)
+
+
+def test_glasses_are_found_on_hopper_and_not_on_the_astronaut(hopper):
+    crop, lm, layer = hopper
+    assert layer is not None
+    rims = layer.mask > 0.5
+    assert rims.sum() > 2000                       # frames, not a speck
+    # around the eyes, never on the eyeballs themselves
+    eye_y = int(lm[[33, 263], 1].mean() * SIZE)
+    assert rims[eye_y - 60:eye_y + 60].sum() > 0.8 * rims.sum()
+    for iris in (468, 473):
+        x, y = (lm[iris, :2] * SIZE).astype(int)
+        assert not rims[y - 3:y + 4, x - 3:x + 4].any()
+    astronaut, astronaut_lm = samples.portrait("astronaut", SIZE)
+    assert find_glasses(astronaut, astronaut_lm) is None
+
+
+def _frame(generator, layer, crop, lm, drv):
+    source = crop if layer is None else layer.inpainted
+    image, _ = generator.render(samples.feeds(source, lm, drv), source, None)
+    return image if layer is None else layer.overlay(image, lm, drv)
+
+
+def test_a_still_frame_is_the_portrait(generator, hopper):
+    crop, lm, layer = hopper
+    image = _frame(generator, layer, crop, lm, lm)
+    diff = np.abs(image[2:-2, 2:-2].astype(int) - crop[2:-2, 2:-2].astype(int))
+    assert diff.max() <= 3 and diff.mean() < 0.1
+
+
+def test_frames_do_not_bend_when_the_eyes_close(generator, hopper):
+    """In a blink the lids move behind the lenses; the frame pixels stay where they were
+    (the head is still). Without the rigid layer they sag with the lids."""
+    crop, lm, layer = hopper
+    blink = samples.close_eyes(lm)
+    rims = layer.mask > 0.99
+    eye_y = int(lm[[33, 263], 1].mean() * SIZE)
+    above = np.zeros_like(rims)
+    above[:eye_y] = True                           # the upper rims: those the lids drag
+    region = rims & above
+    assert region.sum() > 500
+
+    def rim_change(image):
+        return np.abs(image[region].astype(int) - crop[region].astype(int)).mean()
+
+    rigid = rim_change(_frame(generator, layer, crop, lm, blink))
+    warped = rim_change(_frame(generator, None, crop, lm, blink))
+    assert rigid < 1.0
+    assert warped > 4.0 * max(rigid, 0.5)
+
+
+def test_frames_follow_the_head(generator, hopper):
+    crop, lm, layer = hopper
+    dx = 0.02
+    image = _frame(generator, layer, crop, lm, samples.move_head(lm, dx, 0.0, 0.0))
+    rims = layer.mask > 0.99
+    ys, xs = np.nonzero(rims)
+    shift = int(round(dx * SIZE))
+    inside = xs + shift < SIZE
+    moved = image[ys[inside], xs[inside] + shift].astype(int)
+    assert np.abs(moved - crop[ys[inside], xs[inside]].astype(int)).mean() < 6.0
+
+
+@pytest.mark.shared_data
+def test_only_the_portraits_with_glasses_are_taken_for_glasses():
+    from tests.conftest import SHARED_DATA
+    from talkinghead_studio.core.images import load_portrait
+    from talkinghead_studio.core.portrait import prepare_portrait
+
+    found = {}
+    for path in sorted((SHARED_DATA / "portraits").iterdir()):
+        prepared = prepare_portrait(load_portrait(path), 256, with_matte=False)
+        found[path.stem] = prepared.glasses is not None
+    assert found.pop("ava_jobs") is True           # Steve Jobs' rimless-style glasses
+    assert not any(found.values()), found
