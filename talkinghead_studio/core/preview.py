@@ -656,6 +656,14 @@ class PreviewSession:
             return None
         return self._prepare(self.view.path)
 
+    def set_rigid_glasses(self, rigid: bool) -> PortraitView | None:
+        """Keep glasses frames rigid with the head (core/glasses.py), or warp them with
+        the face; re-prepares the portrait."""
+        self.render_settings = replace(self.render_settings, rigid_glasses=bool(rigid))
+        if self.loaded is None or self.view is None:
+            return None
+        return self._prepare(self.view.path)
+
     def _prepare(self, path: Path) -> PortraitView:
         with_matte = self.generator is None or bool(self.generator.optional_inputs)
         self._animator = None

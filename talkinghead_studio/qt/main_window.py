@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         self.transport.seek_requested.connect(lambda index: self.preview.seek(index))
         self.controls.motion_changed.connect(lambda motion: self.preview.set_motion(motion))
         self.controls.size_changed.connect(self._size_changed)
+        self.controls.glasses_changed.connect(self._glasses_changed)
         self.controls.provider_changed.connect(self._provider_changed)
         views = self.controls.extra_views
         views.add_requested.connect(self.choose_extra_views)
@@ -258,15 +259,23 @@ class MainWindow(QMainWindow):
         self.commands.zoom_face.setChecked(self.settings.zoom_face)
         self.controls.set_sizes((256, 512), self.settings.size)
         self.controls.set_provider(self.settings.provider, cuda_available())
+        self.controls.glasses_check.blockSignals(True)
+        self.controls.glasses_check.setChecked(self.settings.rigid_glasses)
+        self.controls.glasses_check.blockSignals(False)
 
     # ------------------------------------------------------------------ settings
     def render_settings(self) -> RenderSettings:
         return RenderSettings(size=self.settings.size, provider=self.settings.provider,
-                              model_path=self.model_path)
+                              model_path=self.model_path,
+                              rigid_glasses=self.settings.rigid_glasses)
 
     def _size_changed(self, size: int) -> None:
         self.settings.size = size
         self.preview.set_size(size)
+
+    def _glasses_changed(self, rigid: bool) -> None:
+        self.settings.rigid_glasses = rigid
+        self.preview.set_rigid_glasses(rigid)
 
     def _provider_changed(self, provider: str) -> None:
         self.settings.provider = provider
@@ -691,6 +700,7 @@ class MainWindow(QMainWindow):
         a.open_driver.setEnabled(not self.exporting)
         self.controls.size_combo.setEnabled(not self.exporting)
         self.controls.provider_combo.setEnabled(not self.exporting)
+        self.controls.glasses_check.setEnabled(not self.exporting)
         # Views change the preview at once but an export only when it starts: no edits
         # while one runs, so what is listed is what is being rendered.
         has_face = self.portrait_view is not None and self.portrait_view.prepared is not None

@@ -133,6 +133,14 @@ class AppSettings:
     def size(self, value: int) -> None:
         self.store.setValue("render/size", int(value))
 
+    @property
+    def rigid_glasses(self) -> bool:
+        return self._bool("render/rigid_glasses", True)
+
+    @rigid_glasses.setter
+    def rigid_glasses(self, value: bool) -> None:
+        self.store.setValue("render/rigid_glasses", bool(value))
+
     # ------------------------------------------------------------ export settings
     def export_settings(self) -> ExportSettings:
         defaults = ExportSettings()

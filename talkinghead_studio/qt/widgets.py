@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QColor, QFont, QIcon, QImage, QPainter, QPen,
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGridLayout,
@@ -485,6 +486,7 @@ class ControlPanel(QWidget):
 
     motion_changed = Signal(object)    # MotionSettings
     size_changed = Signal(int)
+    glasses_changed = Signal(bool)     # keep glasses frames rigid
     provider_changed = Signal(str)     # "auto" | "cpu" | "cuda"
 
     REGIONS = (
@@ -581,6 +583,13 @@ class ControlPanel(QWidget):
         self.provider_combo.currentIndexChanged.connect(
             lambda _: emit(self.provider_changed, self.provider()))
         form.addRow("Provider", self.provider_combo)
+        self.glasses_check = QCheckBox("Keep glasses rigid", group)
+        self.glasses_check.setChecked(True)
+        self.glasses_check.setToolTip(
+            "When the portrait wears glasses, their frames move with the head only and do "
+            "not bend when the eyes blink. Turn off if something else was taken for glasses.")
+        self.glasses_check.toggled.connect(lambda on: emit(self.glasses_changed, bool(on)))
+        form.addRow("", self.glasses_check)
         self.set_sizes((256, 512), 256)
         return group
 

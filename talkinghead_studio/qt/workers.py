@@ -221,6 +221,9 @@ class PreviewWorker(ThreadedWorker):
     def set_size(self, size: int) -> None:
         self._post("size", size)
 
+    def set_rigid_glasses(self, rigid: bool) -> None:
+        self._post("glasses", rigid)
+
     def use_as_neutral(self) -> None:
         self._post("neutral")
 
@@ -365,6 +368,14 @@ class PreviewWorker(ThreadedWorker):
             emit(self.portrait_ready, view)
             if self._session.extra_views:    # aligned again to the new crop
                 emit(self.views_changed, self._session.extra_views)
+        self._dirty = True
+        emit(self.busy, "")
+
+    def _do_glasses(self, rigid: bool) -> None:
+        emit(self.busy, "Preparing the portrait…")
+        view = self._session.set_rigid_glasses(rigid)
+        if view is not None:
+            emit(self.portrait_ready, view)
         self._dirty = True
         emit(self.busy, "")
 

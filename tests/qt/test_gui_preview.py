@@ -172,3 +172,20 @@ def test_long_sessions_do_not_leak_true(qtbot, loaded_window):
     window.commands.play.trigger()
     qtbot.waitUntil(lambda: window.commands.play.text() == "Play", timeout=WAIT_MS)
     assert sys.getrefcount(True) >= before - 10
+
+
+def test_glasses_switch_reprepares_portrait(qtbot, window, hopper_path):
+    """Grace Hopper wears glasses: found by default; the Output group's switch turns the
+    rigid frames off (and on again), remembered in the settings."""
+    view = wait_portrait(qtbot, window, hopper_path)
+    assert view.prepared.glasses is not None
+    check = window.controls.glasses_check
+    assert check.isChecked()
+    check.setChecked(False)
+    qtbot.waitUntil(lambda: window.portrait_view.prepared.glasses is None, timeout=WAIT_MS)
+    assert window.settings.rigid_glasses is False
+    assert window.render_settings().rigid_glasses is False      # the export follows
+    check.setChecked(True)
+    qtbot.waitUntil(lambda: window.portrait_view.prepared.glasses is not None,
+                    timeout=WAIT_MS)
+    assert window.settings.rigid_glasses is True
