@@ -96,3 +96,21 @@ def test_only_the_portraits_with_glasses_are_taken_for_glasses():
         found[path.stem] = prepared.glasses is not None
     assert found.pop("ava_jobs") is True           # Steve Jobs' rimless-style glasses
     assert not any(found.values()), found
+
+
+def test_a_render_of_a_portrait_with_glasses_says_so_and_plays(tmp_path, shipped_model,
+                                                                hopper_path, sample_driver):
+    from talkinghead_studio.config import MotionSettings, RenderSettings
+    from talkinghead_studio.core.pipeline import RenderJob, render
+    from talkinghead_studio.core.video import iter_frames
+
+    out = tmp_path / "hopper.mp4"
+    result = render(RenderJob(hopper_path, sample_driver, out,
+                              motion=MotionSettings(neutral="first"),
+                              render=RenderSettings(size=256, max_frames=12)))
+    assert any("Glasses" in note for note in result.notes)
+    assert result.frames == 12 and sum(1 for _ in iter_frames(out)) == 12
+    off = render(RenderJob(hopper_path, sample_driver, tmp_path / "off.mp4",
+                           motion=MotionSettings(neutral="first"),
+                           render=RenderSettings(size=256, max_frames=2, rigid_glasses=False)))
+    assert not any("Glasses" in note for note in off.notes)
