@@ -277,11 +277,40 @@ class AtomicVideoWriter:
         post-process the finished file (e.g. sign it) while it is still hidden."""
         self._writer.close()  # waits for ffmpeg to finish the file
         self._writer = None
+        if self.audio_from is not None and self.frames_written:
+            self._cut_audio_overhang()
         if before_rename is not None:
             before_rename(self._temp)
         os.replace(self._temp, self.target)
         self._temp = None
         return self.target
+
+    def _cut_audio_overhang(self) -> None:
+        """Trim audio that runs past the last frame.
+
+        With ``apad`` + ``-shortest``, ffmpeg encodes the audio (read from a file) ahead
+        of the frames arriving through the pipe, and a short video could end up to ~0.9 s
+        before its file does (measured: 12 frames, 0.48 s, in a 1.39 s file; a 221-frame
+        render ended exactly). A stream copy cut at the video's length fixes that; if
+        the copy fails, the longer file is kept rather than losing the render."""
+        video_s = self.frames_written / self.fps
+        found = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", _ffmpeg_banner(self._temp))
+        if found is None:
+            return
+        hours, minutes, seconds = found.groups()
+        if int(hours) * 3600 + int(minutes) * 60 + float(seconds) <= video_s + 1.5 / self.fps:
+            return
+        cut = temporary_sibling(self.target, ".mp4")
+        try:
+            subprocess.run(
+                [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(self._temp), "-map", "0",
+                 "-c", "copy", "-t", f"{video_s:.6f}", "-map_metadata", "0",
+                 "-movflags", "+faststart+use_metadata_tags", str(cut)],
+                stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=600)
+        except (OSError, subprocess.SubprocessError):
+            cut.unlink(missing_ok=True)
+            return
+        os.replace(cut, self._temp)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None and self._writer is not None and self.frames_written:

@@ -36,11 +36,31 @@ def test_mp4_has_driver_frames_fps_audio_and_portrait_size(tmp_path, astronaut_p
     assert info.has_audio                                # the driver's tone was muxed in
     frames = list(iter_frames(out))
     assert len(frames) == 20
+    assert info.duration <= 20 / 25 + 0.05              # no audio running past the video
     # The identity generator returns the crop unchanged: the output is the portrait.
     portrait = load_portrait(astronaut_path).rgb
     # H.264 + the invisible watermark (about 2 grey levels RMS) cost a few levels.
     assert np.abs(frames[0].astype(int) - portrait.astype(int)).mean() < 4.0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_short_render_with_audio_ends_with_its_video(tmp_path, astronaut_path, sample_driver,
+                                                       shipped_model):
+    """ffmpeg encodes the driver's audio ahead of the piped frames; for a short render it
+    used to run ~0.9 s past the last frame (12 frames, 0.48 s of video, a 1.39 s file).
+    The file is cut to the video, keeping its metadata and signature."""
+    from talkinghead_studio.core.provenance import read_metadata
+    from talkinghead_studio.core.provenance.signing import check_signature
+
+    out = tmp_path / "short.mp4"
+    result = render(RenderJob(astronaut_path, sample_driver, out,
+                              motion=MotionSettings(neutral="first"),
+                              render=RenderSettings(size=256, max_frames=12)))
+    info = probe_video(out)
+    assert result.frames == 12 and len(list(iter_frames(out))) == 12
+    assert info.has_audio and info.duration <= 12 / 25 + 0.05
+    assert read_metadata(out) is not None
+    assert check_signature(out).state == "valid"
 
 
 def test_progress_is_reported(tmp_path, astronaut_path, moving_face_clip, identity_model):
