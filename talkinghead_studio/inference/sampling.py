@@ -107,6 +107,10 @@ def compose(outputs: dict[str, np.ndarray], portrait: np.ndarray, plate: np.ndar
     """
     size = portrait.shape[0]
     fields = outputs["sampling_fields"][0]                                   # c x c x 4
+    if fields.shape[0] * coarse != size or fields.shape[1] * coarse != size:
+        raise GeneratorContractError(
+            f"sampling companion returned {fields.shape[1]}x{fields.shape[0]} cells for a "
+            f"{size} px crop; its metadata says one cell per {coarse} px.")
     source_map = _upsample(fields[..., :2], size)                            # R x R x 2
     index = outputs["refine_index"]
     exact = outputs["refine_map"]
