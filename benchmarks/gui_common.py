@@ -70,6 +70,23 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
         raise TimeoutError("benchmark: the app did not get there in time")
 
 
+def open_sample_window(settings, model: Path, driver: Path, realtime: bool = True):
+    """The real MainWindow at 1280x720 with the astronaut portrait and ``driver`` open,
+    once the first frame is shown and the background tracker has finished."""
+    from talkinghead_studio.qt.main_window import MainWindow
+
+    window = MainWindow(settings, model_path=model, realtime=realtime)
+    window.resize(1280, 720)
+    window.show()
+    wait_until(lambda: window.generator is not None)
+    window.open_portrait(samples.astronaut_path())
+    window.open_driver(driver)
+    wait_until(lambda: window.driver_meta is not None and window.last_frame is not None
+               and window.portrait_view is not None)
+    wait_until(lambda: window.tracked_fraction >= 1.0, timeout=600)
+    return window
+
+
 def load_average() -> str:
     try:
         return "load average %.2f %.2f %.2f" % os.getloadavg()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from gui_common import (app, close, load_average, pick_driver, pick_model, samples, settings_in,
-                        wait_until, work_dir)
+from gui_common import (app, close, load_average, open_sample_window, pick_driver, pick_model,
+                        settings_in, wait_until, work_dir)
 
 HEARTBEAT_MS = 5
 
@@ -64,18 +64,10 @@ def main(argv=None) -> int:
     driver = pick_driver(folder, args.driver)
     qapp = app()
     from talkinghead_studio.config import ExportSettings
-    from talkinghead_studio.qt.main_window import MainWindow
 
     settings = settings_in(folder)
     settings.size = args.size
-    window = MainWindow(settings, model_path=model)
-    window.resize(1280, 720)
-    window.show()
-    wait_until(lambda: window.generator is not None)
-    window.open_portrait(samples.astronaut_path())
-    window.open_driver(driver)
-    wait_until(lambda: window.last_frame is not None and window.portrait_view is not None)
-    wait_until(lambda: window.tracked_fraction >= 1.0, timeout=600)
+    window = open_sample_window(settings, model, driver)
     beat = Heartbeat()
     beat.start()
     started = time.perf_counter()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from gui_common import (app, close, load_average, pick_driver, pick_model, samples, settings_in,
-                        wait_until, work_dir)
+from gui_common import (app, close, load_average, open_sample_window, pick_driver, pick_model,
+                        settings_in, wait_until, work_dir)
 
 MEASURE_FRAMES = 120
 
@@ -41,16 +41,7 @@ def main(argv=None) -> int:
     model, label = pick_model(folder)
     driver = pick_driver(folder, args.driver)
     qapp = app()
-    from talkinghead_studio.qt.main_window import MainWindow
-
-    window = MainWindow(settings_in(folder), model_path=model, realtime=False)
-    window.resize(1280, 720)
-    window.show()
-    wait_until(lambda: window.generator is not None)
-    window.open_portrait(samples.astronaut_path())
-    window.open_driver(driver)
-    wait_until(lambda: window.driver_meta is not None and window.last_frame is not None)
-    wait_until(lambda: window.tracked_fraction >= 1.0, timeout=600)  # tracked
+    window = open_sample_window(settings_in(folder), model, driver, realtime=False)
     meta = window.driver_meta
     print(f"driver {meta.name} {meta.frame_size[0]}x{meta.frame_size[1]} "
           f"{meta.frame_count} frames; generator: {label}; provider "

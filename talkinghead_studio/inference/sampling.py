@@ -31,8 +31,7 @@ import cv2
 import numpy as np
 
 from talkinghead_studio.errors import GeneratorContractError
-from talkinghead_studio.inference.contract import (CONTRACT_VERSION, LANDMARK_LAYOUT,
-                                                   META_LAYOUT, META_RESOLUTIONS,
+from talkinghead_studio.inference.contract import (META_LAYOUT, META_RESOLUTIONS,
                                                    META_VERSION, TensorSpec,
                                                    contract_metadata)
 
@@ -63,8 +62,6 @@ def check_companion(inputs: list[TensorSpec], outputs: list[TensorSpec],
             raise GeneratorContractError(
                 f"{label}: '{key}' is {metadata.get(key)!r}, the main model says "
                 f"{main_metadata.get(key)!r}; rebuild both files together.")
-    if metadata.get(META_VERSION) != CONTRACT_VERSION or metadata.get(META_LAYOUT) != LANDMARK_LAYOUT:
-        raise GeneratorContractError(f"{label}: unsupported contract version or layout.")
     names_in = tuple(spec.name for spec in inputs)
     names_out = tuple(spec.name for spec in outputs)
     if set(names_in) - set(COMPANION_INPUTS) or set(COMPANION_INPUTS[:3]) - set(names_in):
