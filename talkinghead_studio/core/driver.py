@@ -27,6 +27,7 @@ class DriverInfo:
     frame_size: tuple[int, int]
     has_audio: bool
     is_track: bool
+    video: VideoInfo | None = None   # ffmpeg's description (videos), so nobody probes twice
 
 
 def open_driver_info(path: str | os.PathLike) -> DriverInfo:
@@ -40,7 +41,8 @@ def open_driver_info(path: str | os.PathLike) -> DriverInfo:
     # Any other extension goes to ffmpeg, which reads many containers and says
     # clearly when a file is not a video.
     info: VideoInfo = probe_video(path)
-    return DriverInfo(path, info.fps, info.frame_count, info.size, info.has_audio, False)
+    return DriverInfo(path, info.fps, info.frame_count, info.size, info.has_audio, False,
+                      info)
 
 
 def _prefetch(iterator, depth: int, stop: threading.Event, name: str = "driver-landmarks"
@@ -90,11 +92,14 @@ def _prefetch(iterator, depth: int, stop: threading.Event, name: str = "driver-l
 
 def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None,
                           start_frame: int = 0, stop: threading.Event | None = None,
+                          video: VideoInfo | None = None,
                           ) -> Iterator[tuple[int, np.ndarray, bool]]:
     """(frame index, 478x3 float32 driver pixels, detected) for each driver frame.
 
     Undetected frames are filled (see core/track.py). Videos are decoded and tracked in
-    a background thread, a few frames ahead.
+    a background thread, a few frames ahead. ``video``: the file's probe_video() result
+    when the caller has it (probing starts two ffmpeg processes, ~0.1 s before the first
+    frame).
     """
     path = Path(path)
     stop = stop or threading.Event()
@@ -109,7 +114,7 @@ def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None
         # Decoding runs one thread ahead of detection: ffmpeg writes into a 64 KB pipe,
         # so without a reader waiting on it, it decodes only while we read (measured at
         # 512x600: 7.4 ms/frame decode + landmarks in turn, ~4 ms/frame overlapped).
-        frames = _prefetch(iter_frames(path), depth=4, stop=threading.Event(),
+        frames = _prefetch(iter_frames(path, video), depth=4, stop=threading.Event(),
                            name="driver-decode")
         filler = GapFiller()
         produced = 0

@@ -66,7 +66,8 @@ class FaceMeshDetector:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
     ) -> None:
-        import mediapipe as mp  # imported lazily: it takes ~1 s and the GUI starts first
+        # Imported lazily so that the GUI shows first, and lightly (see the module).
+        from talkinghead_studio.core.mediapipe_solutions import solution
 
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', not {mode!r}")
@@ -74,7 +75,7 @@ class FaceMeshDetector:
         # Still images look for several faces so that we can pick the largest and say so;
         # video tracks one face, which keeps the tracker fast and locked on.
         faces = max_faces if max_faces is not None else (4 if mode == "image" else 1)
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
+        self._mesh = solution("face_mesh").FaceMesh(
             static_image_mode=(mode == "image"),
             max_num_faces=faces,
             refine_landmarks=True,  # adds the 10 iris points: 478 in all

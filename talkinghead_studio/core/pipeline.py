@@ -190,7 +190,8 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     stop = threading.Event()          # stops the pipeline stages (error or cancel)
     driver_stop = threading.Event()   # stops the driver's decoding thread
     landmarks = iter_driver_landmarks(job.driver, job.render.max_frames,
-                                      job.render.start_frame, stop=driver_stop)
+                                      job.render.start_frame, stop=driver_stop,
+                                      video=driver.video)
     # Start-up jobs run side by side: tracking the driver's first seconds (to find its
     # neutral frame), opening the generator's sessions and preparing the portrait took
     # 1.4 + 1.8 + 1.2 s one after another at 512 px, half of a 9 s clip's render.

@@ -88,9 +88,9 @@ def person_matte(crop: np.ndarray) -> np.ndarray:
 
     MediaPipe's selfie-segmentation model ships inside the mediapipe 0.10.21 wheel.
     """
-    import mediapipe as mp
+    from talkinghead_studio.core.mediapipe_solutions import solution
 
-    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as segmenter:
+    with solution("selfie_segmentation").SelfieSegmentation(model_selection=0) as segmenter:
         result = segmenter.process(np.ascontiguousarray(crop))
     matte = result.segmentation_mask
     if matte is None:

@@ -109,7 +109,8 @@ def iter_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
     """Yield frames as HxWx3 uint8 RGB, one at a time.
 
     A file that ends early (truncated download) yields the frames it has; a file that
-    yields none raises UnreadableVideo.
+    yields none raises UnreadableVideo. ``info``: the file's probe_video() result, when
+    the caller has it; otherwise it is probed first, for probe_video's clear errors.
     """
     import imageio_ffmpeg
 

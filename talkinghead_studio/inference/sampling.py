@@ -126,6 +126,30 @@ def compose(outputs: dict[str, np.ndarray], portrait: np.ndarray, plate: np.ndar
         person[y0:y0 + h, x0:x0 + w] = _blend(inner, window, np.ascontiguousarray(layer[..., 2]))
     alpha = _upsample(fields[..., 2], size)
     backdrop = portrait
-    if plate is not None and fields[..., 3].max() > 0:
-        backdrop = _blend(plate, portrait, _upsample(fields[..., 3], size))
+    if plate is not None:
+        backdrop = _uncover(portrait, plate, fields[..., 3], coarse)
     return _blend(person, backdrop, alpha), alpha
+
+
+def _uncover(portrait: np.ndarray, plate: np.ndarray, uncovered: np.ndarray, coarse: int
+             ) -> np.ndarray:
+    """portrait + uncovered * (plate - portrait), uncovered upsampled from c x c.
+
+    Only the box of cells a moving head uncovers, plus the one zero cell around it that
+    bilinear upsampling reaches into, is blended: the same pixels as a full-frame blend
+    (the zero margin makes the box's own border clamping agree), at a fraction of the
+    cost (~0.9 ms a frame at 512 px for the full frame)."""
+    rows = np.flatnonzero(uncovered.max(1) > 0)
+    if len(rows) == 0:
+        return portrait
+    cols = np.flatnonzero(uncovered.max(0) > 0)
+    cells = uncovered.shape[0]
+    r0, r1 = max(rows[0] - 1, 0), min(rows[-1] + 2, cells)
+    c0, c1 = max(cols[0] - 1, 0), min(cols[-1] + 2, cells)
+    weight = cv2.resize(np.ascontiguousarray(uncovered[r0:r1, c0:c1]),
+                        ((c1 - c0) * coarse, (r1 - r0) * coarse),
+                        interpolation=cv2.INTER_LINEAR)
+    y0, y1, x0, x1 = r0 * coarse, r1 * coarse, c0 * coarse, c1 * coarse
+    backdrop = portrait.copy()
+    backdrop[y0:y1, x0:x1] = _blend(plate[y0:y1, x0:x1], portrait[y0:y1, x0:x1], weight)
+    return backdrop

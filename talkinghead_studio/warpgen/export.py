@@ -89,8 +89,36 @@ def _export(model: torch.nn.Module, example: tuple, path: Path, inputs: tuple,
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.doc_string = doc
+    proto = _quick_to_load(proto)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
+
+
+def _quick_to_load(proto):
+    """The same graph in a form onnxruntime opens ~40 % faster.
+
+    Opening a session of this ~3,600-node graph took ~1 s on the 2-core target, a fifth
+    of a 9 s clip's render: onnxruntime infers every node's output type and shape and
+    turns every Constant node into an initializer as it loads. Both are done here once
+    instead (measured, the app's settings: 1.07 -> 0.61 s; run time unchanged). The
+    shapes keep their symbolic sizes (R, c, N, ...), so one file serves every
+    resolution. (ONNX's data propagation would save another ~0.07 s but mis-infers
+    ranks in this graph; strict inference without it is exact.)
+    """
+    import onnx
+
+    graph = proto.graph
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Constant" and [a.name for a in node.attribute] == ["value"]:
+            tensor = node.attribute[0].t
+            tensor.name = node.output[0]
+            graph.initializer.append(tensor)
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+    return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
 
 
 def _check_inputs(proto, intended: tuple) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
 from talkinghead_studio.core.portrait import background_plate, person_matte
+from talkinghead_studio.inference import sampling
 from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
 from talkinghead_studio.warpgen import samples
 
@@ -85,3 +87,21 @@ def test_a_missing_or_broken_companion_falls_back_to_the_contract_file(
     crop, lm = samples.portrait("astronaut", 256)
     image, mask = generator.render(samples.feeds(crop, lm, lm), crop, None)
     assert np.abs(image[2:-2, 2:-2].astype(int) - crop[2:-2, 2:-2]).max() <= 2
+
+
+def test_uncovering_blends_only_the_uncovered_box_yet_every_pixel_agrees():
+    """The plate is blended in a box around the uncovered cells; the frame must equal a
+    full-frame blend, whatever the shape and place of the uncovered area (edges too)."""
+    rng = np.random.default_rng(0)
+    portrait = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    plate = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    boxes = [(0, 5, 0, 64), (60, 64, 60, 64), (10, 30, 20, 22), (0, 64, 0, 64), (31, 32, 5, 6)]
+    for top, bottom, left, right in boxes:
+        uncovered = np.zeros((64, 64), np.float32)
+        patch = rng.random((bottom - top, right - left)).astype(np.float32)
+        uncovered[top:bottom, left:right] = patch * (patch > 0.3)
+        weight = cv2.resize(uncovered, (256, 256), interpolation=cv2.INTER_LINEAR)
+        expected = cv2.blendLinear(plate, portrait, weight, 1.0 - weight)
+        assert np.array_equal(sampling._uncover(portrait, plate, uncovered, 4), expected)
+    still = np.zeros((64, 64), np.float32)
+    assert sampling._uncover(portrait, plate, still, 4) is portrait
