@@ -84,6 +84,46 @@ def test_frames_follow_the_head(generator, hopper):
     assert np.abs(moved - crop[ys[inside], xs[inside]].astype(int)).mean() < 6.0
 
 
+def _eye_openings(lm, size):
+    import cv2
+
+    from talkinghead_studio.core import face_regions as fr
+
+    holes = np.zeros((size, size), np.uint8)
+    for chain in (fr.RIGHT_EYE_UPPER + fr.RIGHT_EYE_CORNERS + fr.RIGHT_EYE_LOWER,
+                  fr.LEFT_EYE_UPPER + fr.LEFT_EYE_CORNERS + fr.LEFT_EYE_LOWER):
+        hull = cv2.convexHull((lm[list(chain), :2] * size).astype(np.int32))
+        cv2.fillConvexPoly(holes, hull, 1)
+    return holes > 0
+
+
+def test_the_frame_layer_leaves_the_eye_openings_to_the_lids(hopper):
+    crop, lm, layer = hopper
+    assert layer.mask[_eye_openings(lm, SIZE)].max() == 0.0
+
+
+@pytest.mark.shared_data
+def test_a_blink_shows_through_rimless_glasses():
+    """Steve Jobs' lower rims sit 2-3 px under his lashes at 256 px; the frame layer once
+    grew over the lower half of both eyes and held the open eye over every blink."""
+    from tests.conftest import SHARED_DATA
+    from talkinghead_studio.core.images import load_portrait
+    from talkinghead_studio.core.portrait import prepare_portrait
+    from talkinghead_studio.paths import model_path
+
+    prepared = prepare_portrait(load_portrait(SHARED_DATA / "portraits" / "ava_jobs.jpg"), 256)
+    layer, lm = prepared.glasses, prepared.crop_points
+    assert layer is not None
+    openings = _eye_openings(lm, 256)
+    assert layer.mask[openings].max() == 0.0
+    generator = OnnxGenerator(model_path("mesh_warp.onnx"),
+                              SessionOptions(provider="cpu", intra_op_threads=1))
+    still = _frame(generator, layer, prepared.crop, lm, lm)
+    closed = _frame(generator, layer, prepared.crop, lm, samples.close_eyes(lm))
+    change = np.abs(closed.astype(int) - still.astype(int)).max(-1)
+    assert np.mean(change[openings] > 20) > 0.3     # the lids really cover the eyes
+
+
 @pytest.mark.shared_data
 def test_only_the_portraits_with_glasses_are_taken_for_glasses():
     from tests.conftest import SHARED_DATA
