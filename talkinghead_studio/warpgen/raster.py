@@ -178,7 +178,8 @@ def _block_errors(val: Tensor, covered: Tensor) -> Tensor:
                          torch.maximum(cell[1:, :-1], cell[1:, 1:]))
 
 
-_CORNER_PAIRS = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+_PAIR_A = (0, 0, 0, 1, 1, 2)   # the six pairs of a block's four corners
+_PAIR_B = (1, 2, 3, 2, 3, 3)
 
 
 def _discontinuous(corner_ids: Tensor, corners: Tensor, m: Tensor, pos: Tensor,
@@ -186,16 +187,17 @@ def _discontinuous(corner_ids: Tensor, corners: Tensor, m: Tensor, pos: Tensor,
     """Which of K candidate blocks hold a real discontinuity: a pair of corner cells whose
     maps disagree *and* whose triangles share no vertex. (Triangles sharing a vertex meet
     continuously, however differently stretched; disjoint triangles meeting within a
-    block mean a fold or an occlusion edge.) corner_ids: Kx4; m: Kx4x6; pos, val: Kx4x2."""
+    block mean a fold or an occlusion edge.) corner_ids: Kx4; m: Kx4x6; pos, val: Kx4x2.
+
+    All six corner pairs are tested in one batch (Kx6): a loop over them exported six
+    copies of every node, ~150 small onnxruntime kernels where ~25 do."""
+    a, b = list(_PAIR_A), list(_PAIR_B)
     vert = corners[corner_ids.clamp(min=0)]                             # Kx4x3
-    flags = []
-    for a, b in _CORNER_PAIRS:
-        shared = (vert[:, a, :, None] == vert[:, b, None, :]).any(-1).any(-1)
-        ab = (_eval(m[:, a], pos[:, b]) - val[:, b]).abs().max(-1).values
-        ba = (_eval(m[:, b], pos[:, a]) - val[:, a]).abs().max(-1).values
-        covered = (corner_ids[:, a] >= 0) & (corner_ids[:, b] >= 0)
-        flags.append(covered & ~shared & (torch.maximum(ab, ba) > tolerance))
-    return torch.stack(flags, -1).any(-1)
+    shared = (vert[:, a, :, None] == vert[:, b, None, :]).any(-1).any(-1)   # Kx6
+    ab = (_eval(m[:, a], pos[:, b]) - val[:, b]).abs().max(-1).values     # Kx6
+    ba = (_eval(m[:, b], pos[:, a]) - val[:, a]).abs().max(-1).values
+    covered = (corner_ids[:, a] >= 0) & (corner_ids[:, b] >= 0)
+    return (covered & ~shared & (torch.maximum(ab, ba) > tolerance)).any(-1)
 
 
 def refine_edges(maps: TriangleMaps, corners: Tensor, neighbours: Tensor, ids: Tensor,
