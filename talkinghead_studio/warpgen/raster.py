@@ -249,11 +249,19 @@ def refine_edges(maps: TriangleMaps, corners: Tensor, neighbours: Tensor, ids: T
     pix = pix.reshape(-1, COARSE_STEP ** 2, 1, 2)                      # Kx16x1x2
     coef = maps.coef[cand.clamp(min=0)][:, None]                       # Kx1xCx4x3
     planes = coef[..., 0] * pix[..., 0:1] + coef[..., 1] * pix[..., 1:2] + coef[..., 2]
-    inside = (planes.min(-1).values >= -_INSIDE_TOL) & (cand >= 0)[:, None, :]
+    margin = planes[..., :3].min(-1).values                            # Kx16xC
+    inside = (margin >= -_INSIDE_TOL) & (cand >= 0)[:, None, :]
     depth = torch.where(inside, planes[..., 3], torch.full_like(planes[..., 3], 1e12))
     best = depth.argmin(-1, keepdim=True)                              # Kx16x1
+    # A pixel no candidate contains sits in a sliver thinner than a cell that none of the
+    # candidates is (the far half of a closing mouth's or eye's fill, 1-2 px high). It
+    # takes the nearest candidate's map, extended a pixel past its edge; the upsampled
+    # value would interpolate straight across the closed seam and show the source's
+    # teeth or iris there as a row of specks.
+    nearest = torch.where((cand >= 0)[:, None, :], margin, torch.full_like(margin, -1e12))
+    best = torch.where(inside.any(-1, keepdim=True), best, nearest.argmax(-1, keepdim=True))
     winner = cand[:, None, :].expand(-1, COARSE_STEP ** 2, n_cand).gather(-1, best)[..., 0]
-    found = inside.any(-1)
+    found = (cand >= 0).any(-1)[:, None].expand(-1, COARSE_STEP ** 2)
     point = _eval(maps.src[winner], pix[:, :, 0])
     point = torch.where(found[..., None], point, torch.full_like(point, -1e3))
     return (pi * size + pj).reshape(-1), point.reshape(-1, 2)
