@@ -95,17 +95,23 @@ def _export(model: torch.nn.Module, example: tuple, path: Path, inputs: tuple,
 
 
 def _quick_to_load(proto):
-    """The same graph in a form onnxruntime opens ~40 % faster.
+    """The same graph in a form onnxruntime opens about half as fast again.
 
-    Opening a session of this ~3,600-node graph took ~1 s on the 2-core target, a fifth
-    of a 9 s clip's render: onnxruntime infers every node's output type and shape and
-    turns every Constant node into an initializer as it loads. Both are done here once
-    instead (measured, the app's settings: 1.07 -> 0.61 s; run time unchanged). The
+    Opening a session of this graph took ~1 s on the 2-core target, a fifth of a 9 s
+    clip's render. Three load-time jobs are done here once instead: every Constant node
+    becomes an initializer; onnxruntime's *basic* graph optimisations (constant folding,
+    redundant-node removal: standard ONNX operators only, so the file stays portable)
+    are applied and saved; every node's output type and shape is inferred and stored.
+    Measured with the app's settings: 1.07 -> 0.61 s for the first two of these, ->
+    0.41 s with the third; outputs identical, run time unchanged or a little lower. The
     shapes keep their symbolic sizes (R, c, N, ...), so one file serves every
-    resolution. (ONNX's data propagation would save another ~0.07 s but mis-infers
-    ranks in this graph; strict inference without it is exact.)
+    resolution. (ONNX's data propagation would save a little more but mis-infers ranks
+    in this graph; strict inference without it is exact.)
     """
+    import tempfile
+
     import onnx
+    import onnxruntime as ort
 
     graph = proto.graph
     kept = []
@@ -118,7 +124,25 @@ def _quick_to_load(proto):
             kept.append(node)
     del graph.node[:]
     graph.node.extend(kept)
-    return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        plain, optimised = Path(scratch) / "plain.onnx", Path(scratch) / "basic.onnx"
+        onnx.save(proto, str(plain))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(optimised)
+        ort.InferenceSession(str(plain), options, providers=["CPUExecutionProvider"])
+        result = onnx.load(str(optimised))
+    used = {node.domain for node in result.graph.node}
+    if used - {"", "ai.onnx"}:
+        raise RuntimeError(f"basic optimisation introduced non-standard operators: {used}")
+    # onnxruntime lists every domain it knows; keep the standard one the graph uses.
+    standard = [o for o in result.opset_import if o.domain in ("", "ai.onnx")]
+    del result.opset_import[:]
+    result.opset_import.extend(standard)
+    del result.metadata_props[:]
+    result.metadata_props.extend(proto.metadata_props)
+    result.doc_string = proto.doc_string
+    return onnx.shape_inference.infer_shapes(result, check_type=True, strict_mode=True)
 
 
 def _check_inputs(proto, intended: tuple) -> None:
