@@ -119,7 +119,7 @@ _ONNX_TYPES = {1: "float", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11:
 def read_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec], dict[str, str]]:
     """(inputs, outputs, metadata) of an ONNX file, read without opening a session.
 
-    Opening an onnxruntime session for a graph of a few thousand small nodes takes ~0.6 s
+    Opening an onnxruntime session for a graph of a few thousand small nodes takes ~0.4 s
     on this class of CPU; reading the header takes ~10 ms. Raises whatever the onnx
     parser raises for a file that is not a model."""
     import onnx
