@@ -12,6 +12,8 @@ ways of producing the same uint8 frame, as the app does (OnnxGenerator.render):
 "in-graph" runs the contract file and converts its float ``image``; "companion" runs
 the sampling companion and finishes the frame with OpenCV (the app's CPU path).
 ``--profile`` adds onnxruntime's per-operator totals for the contract file.
+First it prints how long opening the model takes (median of three fresh opens), the
+app's way on the CPU and the contract file's own session.
 CPU provider only: this is the number the 2-core target machine cares about.
 """
 from __future__ import annotations
@@ -87,6 +89,23 @@ def time_render(model: Path, size: int, threads: int, runs: int, companion: bool
     return times, cpu
 
 
+def time_open(model: Path, threads: int, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds to open the model as the app does on the CPU (the companion's
+    session; the contract file's header is only read) and to open the contract file's
+    own session, over ``repeats`` fresh opens each."""
+    from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
+
+    def seconds(options) -> float:
+        start = time.perf_counter()
+        OnnxGenerator(model, options)   # without the companion it opens the file's session
+        return time.perf_counter() - start
+
+    app = [seconds(SessionOptions("cpu", threads)) for _ in range(repeats)]
+    main_file = [seconds(SessionOptions("cpu", threads, use_companion=False))
+                 for _ in range(repeats)]
+    return statistics.median(app), statistics.median(main_file)
+
+
 def print_profile(path: str, top: int = 15) -> None:
     events = json.loads(Path(path).read_text())
     totals: dict[str, float] = {}
@@ -110,6 +129,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.model.name}: onnxruntime CPU, intra_op_num_threads={args.threads}, "
           f"{args.runs} runs")
+    app_open, main_open = time_open(args.model, args.threads)
+    print(f"  opening: {app_open:.2f} s as the app does on the CPU (companion session), "
+          f"{main_open:.2f} s for the contract file's own session")
     for size in args.sizes:
         if args.profile:
             time_model(args.model, size, args.threads, args.runs, True)
