@@ -17,10 +17,11 @@ sampling_fields  1 x c x c x 4 float32  source x, y (px), person alpha, uncovere
                                         centres, i.e. cv2.INTER_LINEAR) gives R x R
 refine_index     N int64                flat output pixels whose source point is exact
 refine_map       N x 2 float32          their source x, y (px); NaN: keep the upsampled
-inner_window     4 int64                y0, x0, h, w of the inner layer, output px
-inner_layer      1 x h x w x 7 float32  source x, y (px), cover, mix, synthetic RGB [0,1]
+inner_window     K x 4 int64            y0, x0, h, w of each inner-layer window, output px
+inner_layer      P x 7 float32          per window pixel (window after window, row-major):
+                                        source x, y (px), cover, mix, synthetic RGB [0,1]
 
-Per pixel: person = portrait at the source point; inside the window, with real =
+Per pixel: person = portrait at the source point; inside each window in turn, with real =
 portrait at the inner source point, person += cover * (real + mix * (synth - real) -
 person); backdrop = portrait + uncovered * (plate - portrait); image = backdrop +
 alpha * (person - backdrop); mask = alpha.
@@ -94,6 +95,23 @@ def _upsample(coarse: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(coarse), (size, size), interpolation=cv2.INTER_LINEAR)
 
 
+def _inner_windows(outputs: dict[str, np.ndarray]):
+    """((y0, x0, h, w), h x w x 7 float32 layer) for each non-empty inner-layer window.
+
+    ``inner_window`` is K x 4 and ``inner_layer`` P x 7, the windows' pixels one window
+    after the other; a companion from before several windows (4 and 1 x h x w x 7) is
+    read as one window."""
+    boxes = np.asarray(outputs["inner_window"]).reshape(-1, 4)
+    layer = outputs["inner_layer"]
+    if layer.ndim == 4:
+        layer = layer.reshape(-1, layer.shape[-1])
+    start = 0
+    for y0, x0, h, w in (tuple(int(v) for v in box) for box in boxes):
+        if h > 0 and w > 0:
+            yield (y0, x0, h, w), layer[start:start + h * w].reshape(h, w, -1)
+        start += max(h, 0) * max(w, 0)
+
+
 def compose(outputs: dict[str, np.ndarray], portrait: np.ndarray, plate: np.ndarray | None,
             coarse: int) -> tuple[np.ndarray, np.ndarray]:
     """Finish a frame from a companion's outputs.
@@ -115,9 +133,7 @@ def compose(outputs: dict[str, np.ndarray], portrait: np.ndarray, plate: np.ndar
     source_map.reshape(-1, 2)[index[keep]] = exact[keep]
     person = cv2.remap(portrait, source_map, None, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
-    y0, x0, h, w = (int(v) for v in outputs["inner_window"])
-    if h > 0 and w > 0:
-        layer = outputs["inner_layer"][0]                                     # h x w x 7
+    for (y0, x0, h, w), layer in _inner_windows(outputs):
         real = cv2.remap(portrait, np.ascontiguousarray(layer[..., :2]), None,
                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         synth = (layer[..., 4:7] * 255.0 + 0.5).clip(0, 255).astype(np.uint8)

@@ -64,7 +64,7 @@ def export_onnx(path: str | Path) -> Path:
             COMPANION_INPUTS, COMPANION_OUTPUTS,
             {"source_image": spatial, "source_matte": spatial,
              "sampling_fields": {1: "c", 2: "c"}, "refine_index": {0: "N"},
-             "refine_map": {0: "N"}, "inner_layer": {1: "h", 2: "w"}},
+             "refine_map": {0: "N"}, "inner_layer": {0: "P"}},
             companion_metadata(NAME, RESOLUTIONS, COARSE),
             "Sampling companion of the Talking-Head Studio mesh-warp generator: the same "
             "warp up to its full-resolution sampling, which the app does with OpenCV.")

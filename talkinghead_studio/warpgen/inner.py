@@ -167,6 +167,7 @@ def inner_fields(p: Tensor, src: Tensor, drv: Tensor) -> InnerFields:
                        from_left[:, 0] / width, below[:, 0] / width, above[:, 0] / width)
 
 
-def window_points(drv: Tensor) -> Tensor:
-    """Driving landmarks the inner-layer window must cover (mouth and eye contours)."""
-    return drv[_CHAINS.reshape(-1), :2]
+def window_points(drv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Driving landmarks each inner-layer window must cover: the mouth's contours, the
+    right eye's, the left eye's (22x2 each)."""
+    return tuple(drv[_CHAINS[2 * k:2 * k + 2].reshape(-1), :2] for k in range(3))

@@ -10,9 +10,9 @@ Per frame:
    frame maps every pixel onto itself exactly.
 3. One full-resolution GridSample of [source RGB, person matte] gives the warped person
    and its alpha.
-4. Inside a window around the eyes and mouth, where the warp folds (a closing eye or
+4. Inside windows around the mouth and each eye, where the warp folds (a closing eye or
    mouth) and a coarse field would smear, the lid and lip triangles are rasterised again
-   at full resolution and that window is resampled; then an inner layer (inner.py,
+   at full resolution and those pixels are resampled; then an inner layer (inner.py,
    shading.py) fills the mouth and eye openings: eyeballs the lids slide over, teeth
    attached to their lips, and a synthetic interior where the source shows none.
 5. The warped person goes over a still background: the source itself where nothing
@@ -84,14 +84,21 @@ class MeshWarpGenerator(torch.nn.Module):
                                           grid[f.refine_index]))
         person = _sample(source_image, grid.reshape(1, size, size, 2) * 2.0 - 1.0)
         # Inner layer: real pixels (the portrait's own teeth, the eyeball under the lids)
-        # mixed with the synthetic interior, laid over the window.
-        fy, fx, fh, fw = f.window.full()
-        real = _sample(source_image, f.inner[:, :2].permute(0, 2, 3, 1) * 2.0 - 1.0)
+        # mixed with the synthetic interior, laid over each window in turn.
+        real = _sample(source_image, f.inner[:, :2].permute(0, 2, 3, 1) * 2.0 - 1.0)  # 1x3x1xP
         mix, cover, synth = f.inner[:, 3:4], f.inner[:, 2:3], f.inner[:, 4:7]
-        inner = real + mix * (synth - real)
-        base = person[:, :, fy:fy + fh, fx:fx + fw]
-        pads = (fx, size - fx - fw, fy, size - fy - fh)
-        person = person + F.pad(cover * (inner - base), pads)
+        layer = cover * (real + mix * (synth - real))                   # 1 x 3 x 1 x P
+        cover = cover.expand(-1, 3, -1, -1)
+        start = torch.zeros((), dtype=torch.long)
+        for window in f.windows:
+            fy, fx, fh, fw = window.full()
+            end = start + fh * fw
+            part = layer[:, :, 0, start:end].reshape(1, 3, fh, fw)
+            share = cover[:, :, 0, start:end].reshape(1, 3, fh, fw)
+            base = person[:, :, fy:fy + fh, fx:fx + fw]
+            pads = (fx, size - fx - fw, fy, size - fy - fh)
+            person = person + F.pad(part - share * base, pads)
+            start = end
         alpha, uncovered = up[:, 2:3], up[:, 3:4]
         backdrop = source_image + uncovered * (background_image - source_image)
         return backdrop + alpha * (person - backdrop), alpha
@@ -127,18 +134,31 @@ class MeshWarpGenerator(torch.nn.Module):
         low = low.transpose(0, 1).reshape(1, 4, coarse, coarse)
         pixels, exact = refine_edges(maps, self.corners, self.neighbours, ids, source, coarse, size,
                                      coarse * coarse // 4)
-        win = _window(drv, coarse)
-        inner = self._inner_layer(source_image, src, drv, cls.reshape(coarse, coarse), win,
-                                  coarse, size)
-        return WarpFields(low, pixels, exact, win, inner)
+        windows = _windows(drv, coarse)
+        inner = self._inner_layer(source_image, src, drv, cls.reshape(coarse, coarse),
+                                  windows, coarse, size)
+        return WarpFields(low, pixels, exact, windows, inner)
 
-    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, cls: Tensor, win: "Window",
-                     coarse, size) -> Tensor:
-        """Full-resolution inner-layer fields over the window, 1 x 7 x h x w: source
-        point (crop units), cover, synthetic share, synthetic RGB."""
-        low = _inner_fields(src, drv, win, cls, coarse, size)
-        up = F.interpolate(low, scale_factor=float(COARSE), mode="bilinear",
-                           align_corners=False)                     # 1 x 8 x h x w
+    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, cls: Tensor,
+                     windows: tuple["Window", ...], coarse, size) -> Tensor:
+        """Full-resolution inner-layer fields of all windows, 1 x 7 x 1 x P: each window's
+        h x w pixels in row-major order, one window after the other; per pixel source
+        point (crop units), cover, synthetic share, synthetic RGB.
+
+        The coarse fields of all windows are computed in one batch, then each window is
+        upsampled on its own (so no window's fields bleed into another's), and the
+        shading runs once on all their pixels."""
+        low = _inner_fields(src, drv, windows, cls, coarse, size)     # 1 x 8 x 1 x Pc
+        parts = []
+        start = torch.zeros((), dtype=torch.long)
+        for window in windows:
+            end = start + window.ny * window.nx
+            grid = low[:, :, 0, start:end].reshape(1, 8, window.ny, window.nx)
+            up = F.interpolate(grid, scale_factor=float(COARSE), mode="bilinear",
+                               align_corners=False)                 # 1 x 8 x h x w
+            parts.append(up.reshape(1, 8, 1, -1))
+            start = end
+        up = torch.cat(parts, 3)                                     # 1 x 8 x 1 x P
         lip, teeth = portrait_colours(image, src)
         px = 1.0 / (mouth_width(drv) * size)
         synth = mouth_interior(up[:, 4:5], up[:, 5:6], up[:, 6:7], px, lip, teeth)
@@ -157,8 +177,9 @@ class WarpFields(NamedTuple):
     refine_index: (N,) long flat output pixels whose source point is exact rather than
     interpolated; refine_source: Nx2 crop units, below -1e2 where the interpolated one
     stays.
-    window: the inner layer's place; inner: its 1 x 7 x h x w fields (see _inner_layer).
-    Per output pixel: person = source sampled at the point; inside the window person +=
+    windows: where the inner layer goes (one window per eye and one for the mouth);
+    inner: their 1 x 7 x 1 x P fields, window after window (see _inner_layer).
+    Per output pixel: person = source sampled at the point; inside each window person +=
     cover * (real + mix * (synth - real) - person) with real = source sampled at the
     inner point; backdrop = source + uncovered * (background - source); image =
     backdrop + alpha * (person - backdrop).
@@ -167,7 +188,7 @@ class WarpFields(NamedTuple):
     coarse: Tensor
     refine_index: Tensor
     refine_source: Tensor
-    window: Window
+    windows: tuple[Window, ...]
     inner: Tensor
 
 
@@ -179,8 +200,9 @@ class SamplingFields(torch.nn.Module):
     sampling_fields  1 x c x c x 4   map x, map y, alpha, uncovered (to upsample x COARSE)
     refine_index     N int64         flat output pixels with exact map values
     refine_map       N x 2           their map (x, y); NaN where the upsampled one stays
-    inner_window     4 int64         y0, x0, h, w of the inner layer (output pixels)
-    inner_layer      1 x h x w x 7   map x, map y, cover, mix, synthetic RGB [0,1]
+    inner_window     K x 4 int64     y0, x0, h, w of each inner-layer window (output pixels)
+    inner_layer      P x 7           per window pixel, window after window, row-major:
+                                     map x, map y, cover, mix, synthetic RGB [0,1]
 
     The host then does what MeshWarpGenerator.forward does after ``fields``, with
     cv2.resize / cv2.remap (about 20x faster than onnxruntime's GridSample on a CPU).
@@ -198,9 +220,9 @@ class SamplingFields(torch.nn.Module):
         coarse = torch.cat([f.coarse[:, :2] * size - 0.5, f.coarse[:, 2:]], 1).permute(0, 2, 3, 1)
         refine = torch.where(f.refine_source > -1e2, f.refine_source * size - 0.5,
                              torch.full_like(f.refine_source, float("nan")))
-        fy, fx, fh, fw = f.window.full()
-        inner = torch.cat([f.inner[:, :2] * size - 0.5, f.inner[:, 2:]], 1).permute(0, 2, 3, 1)
-        return coarse, f.refine_index, refine, torch.stack([fy, fx, fh, fw]), inner
+        boxes = torch.stack([torch.stack(list(w.full())) for w in f.windows])   # K x 4
+        inner = torch.cat([f.inner[:, :2] * size - 0.5, f.inner[:, 2:]], 1)     # 1x7x1xP
+        return coarse, f.refine_index, refine, boxes, inner[0, :, 0].transpose(0, 1)
 
 
 def _coarse_alpha(matte: Tensor, source: Tensor, face: Tensor, coarse
@@ -237,12 +259,15 @@ def _sample(image: Tensor, grid: Tensor) -> Tensor:
                          padding_mode="zeros", align_corners=False)
 
 
-def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, coarse, size) -> Tensor:
-    """Coarse inner-layer fields over the window, 1 x 8 x ny x nx:
-    source xy (crop units), signed distance to the opening (output px, negative inside),
-    synthetic share, mouth u, below upper lip, above lower lip, visibility."""
-    cells = pixel_centres(win.ny, win.nx, coarse, win.y0, win.x0).reshape(-1, 2)
-    cls_win = cls[win.y0:win.y0 + win.ny, win.x0:win.x0 + win.nx].reshape(-1)
+def _inner_fields(src: Tensor, drv: Tensor, windows: tuple[Window, ...], cls: Tensor,
+                  coarse, size) -> Tensor:
+    """Coarse inner-layer fields over the windows' cells, window after window, row-major,
+    1 x 8 x 1 x Pc: source xy (crop units), signed distance to the opening (output px,
+    negative inside), synthetic share, mouth u, below upper lip, above lower lip,
+    visibility."""
+    cells = torch.cat([pixel_centres(w.ny, w.nx, coarse, w.y0, w.x0).reshape(-1, 2)
+                       for w in windows])
+    cls_win = torch.cat([cls[w.y0:w.y0 + w.ny, w.x0:w.x0 + w.nx].reshape(-1) for w in windows])
     f = inner_fields(cells, src, drv)
     # A face triangle in front of an opening (the nose over the far eye in a head turn)
     # hides it; a coarse-cell test is enough for that rare edge. An opening only a pixel
@@ -252,12 +277,20 @@ def _inner_fields(src: Tensor, drv: Tensor, win: Window, cls: Tensor, coarse, si
     low = torch.stack([f.source[:, 0], f.source[:, 1],
                        -f.depth * size, f.synthetic, f.u, f.below_upper, f.above_lower,
                        shown], 0)
-    return low.reshape(1, 8, win.ny, win.nx)
+    return low.reshape(1, 8, 1, -1)
 
 
-def _window(drv: Tensor, coarse) -> Window:
-    """Coarse-cell window around the eye and mouth contours."""
-    pts = window_points(drv)
+def _windows(drv: Tensor, coarse) -> tuple[Window, Window, Window]:
+    """Coarse-cell windows around the mouth and each eye's contours.
+
+    Three tight windows rather than one box around all three openings: that box also
+    held the nose and cheeks between them, and at 512 px its per-pixel work was about
+    a quarter of the whole frame's."""
+    return tuple(_window(points, coarse) for points in window_points(drv))
+
+
+def _window(pts: Tensor, coarse) -> Window:
+    """Coarse-cell window around points (Nx2, crop units)."""
     lo = torch.floor(pts.min(0).values * coarse).long() - WINDOW_MARGIN
     hi = torch.ceil(pts.max(0).values * coarse).long() + WINDOW_MARGIN
     lo = lo.clamp(0, coarse - 1)
