@@ -99,12 +99,8 @@ def _inner_windows(outputs: dict[str, np.ndarray]):
     """((y0, x0, h, w), h x w x 7 float32 layer) for each non-empty inner-layer window.
 
     ``inner_window`` is K x 4 and ``inner_layer`` P x 7, the windows' pixels one window
-    after the other; a companion from before several windows (4 and 1 x h x w x 7) is
-    read as one window."""
-    boxes = np.asarray(outputs["inner_window"]).reshape(-1, 4)
-    layer = outputs["inner_layer"]
-    if layer.ndim == 4:
-        layer = layer.reshape(-1, layer.shape[-1])
+    after the other."""
+    boxes, layer = outputs["inner_window"], outputs["inner_layer"]
     start = 0
     for y0, x0, h, w in (tuple(int(v) for v in box) for box in boxes):
         if h > 0 and w > 0:

@@ -19,8 +19,25 @@ PROVIDERS = ("auto", "cpu", "cuda")
 FORMATS = ("mp4", "png", "gif")
 
 
+class _Flag:
+    """An on/off preference stored under ``key``: a property of AppSettings."""
+
+    def __init__(self, key: str, default: bool) -> None:
+        self.key, self.default = key, default
+
+    def __get__(self, settings: "AppSettings", owner=None) -> bool:
+        return self if settings is None else settings._bool(self.key, self.default)
+
+    def __set__(self, settings: "AppSettings", value: bool) -> None:
+        settings.store.setValue(self.key, bool(value))
+
+
 class AppSettings:
     """Typed access to the app's QSettings. Tests pass their own (INI file) store."""
+
+    show_landmarks = _Flag("view/landmarks", True)
+    zoom_face = _Flag("view/zoom_face", False)
+    rigid_glasses = _Flag("render/rigid_glasses", True)
 
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store or QSettings(ORGANIZATION, APPLICATION)
@@ -98,22 +115,6 @@ class AppSettings:
         self.store.setValue("window/geometry", geometry)
         self.store.setValue("window/state", state)
 
-    @property
-    def show_landmarks(self) -> bool:
-        return self._bool("view/landmarks", True)
-
-    @show_landmarks.setter
-    def show_landmarks(self, value: bool) -> None:
-        self.store.setValue("view/landmarks", bool(value))
-
-    @property
-    def zoom_face(self) -> bool:
-        return self._bool("view/zoom_face", False)
-
-    @zoom_face.setter
-    def zoom_face(self, value: bool) -> None:
-        self.store.setValue("view/zoom_face", bool(value))
-
     # ------------------------------------------------------------ render settings
     @property
     def provider(self) -> str:
@@ -132,14 +133,6 @@ class AppSettings:
     @size.setter
     def size(self, value: int) -> None:
         self.store.setValue("render/size", int(value))
-
-    @property
-    def rigid_glasses(self) -> bool:
-        return self._bool("render/rigid_glasses", True)
-
-    @rigid_glasses.setter
-    def rigid_glasses(self, value: bool) -> None:
-        self.store.setValue("render/rigid_glasses", bool(value))
 
     # ------------------------------------------------------------ export settings
     def export_settings(self) -> ExportSettings:

@@ -121,19 +121,3 @@ def test_the_eye_and_mouth_layer_comes_in_three_tight_windows(fast):
     top, left = boxes[:, 0].min(), boxes[:, 1].min()
     bottom, right = (boxes[:, 0] + boxes[:, 2]).max(), (boxes[:, 1] + boxes[:, 3]).max()
     assert (boxes[:, 2] * boxes[:, 3]).sum() < 0.6 * (bottom - top) * (right - left)
-
-
-def test_a_single_window_layer_in_the_older_layout_composes_the_same():
-    rng = np.random.default_rng(1)
-    portrait = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    grid = np.stack(np.meshgrid(np.arange(16) * 4 + 1.5, np.arange(16) * 4 + 1.5), -1)
-    fields = np.concatenate([grid, np.ones((16, 16, 1)), np.zeros((16, 16, 1))], -1)
-    layer = rng.random((12, 20, 7)).astype(np.float32)
-    layer[..., :2] *= 63
-    common = {"sampling_fields": fields[None].astype(np.float32),
-              "refine_index": np.zeros(0, np.int64), "refine_map": np.zeros((0, 2), np.float32)}
-    new = {**common, "inner_window": np.array([[8, 4, 12, 20]]),
-           "inner_layer": layer.reshape(-1, 7)}
-    old = {**common, "inner_window": np.array([8, 4, 12, 20]), "inner_layer": layer[None]}
-    assert np.array_equal(sampling.compose(new, portrait, None, 4)[0],
-                          sampling.compose(old, portrait, None, 4)[0])
