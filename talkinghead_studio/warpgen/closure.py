@@ -82,6 +82,7 @@ class Cleaned(NamedTuple):
     driving: Tensor      # 478x3 driving landmarks after steps 1-3
     mesh_source: Tensor  # 478x3 source landmarks for the mesh (step 4)
     fill_source: Tensor  # len(topo.FILL_PAIRS)x2 source points of the fill copies (step 5)
+    closed: Tensor       # (2,) per eye (right, left): 0 open as the portrait, 1 shut
 
 
 def _along(v: Tensor, down: Tensor) -> Tensor:
@@ -191,4 +192,4 @@ def clean_landmarks(src: Tensor, drv: Tensor, head: Affine, down: Tensor) -> Cle
     ring_idx = torch.tensor(_RINGS)
     drv = drv.index_put((ring_idx,), torch.cat([rings, drv[ring_idx, 2:]], -1))
     mesh_src = _tuck(src, closed, down)
-    return Cleaned(drv, mesh_src, _fill_sources(src, mesh_src, up, lo, down))
+    return Cleaned(drv, mesh_src, _fill_sources(src, mesh_src, up, lo, down), closed)

@@ -28,19 +28,24 @@ import torch
 import torch.nn.functional as F
 
 from talkinghead_studio.warpgen import topology as topo
-from talkinghead_studio.warpgen.closure import clean_landmarks
-from talkinghead_studio.warpgen.geometry import pixel_centres, smoothstep
+from talkinghead_studio.warpgen.closure import LEFT_UPPER_RINGS, RIGHT_UPPER_RINGS, clean_landmarks
+from talkinghead_studio.warpgen.geometry import pixel_centres, safe_norm, smoothstep
 from talkinghead_studio.warpgen.head import (hair_motion, head_frame, head_motion, outside_backward,
                                              ring_vertices)
 from talkinghead_studio.warpgen.inner import inner_fields, mouth_width, window_points
 from talkinghead_studio.warpgen.raster import TriangleMaps, rasterise, refine_edges, window_centres
-from talkinghead_studio.warpgen.shading import mouth_interior, portrait_colours
+from talkinghead_studio.warpgen.shading import lid_colours, mouth_interior, portrait_colours
 
 Tensor = torch.Tensor
 
 COARSE = 4                 # geometry grid is this many times coarser than the output
 WINDOW_MARGIN = 2          # coarse cells around the eye/mouth contours in the inner window
 THIN_OPENING = (1.5, 4.0)  # output pixels: openings thinner than this fade to the lids
+LID_STRETCH = (1.15, 1.9)  # vertical magnification of upper-lid texture: untouched .. smoothed
+LID_SMOOTHING = 1.0        # the most a stretched upper lid moves towards its skin colour
+LID_SHADOW = (0.04, 0.12, 0.30, 0.40)  # luma below the lid's skin: a shadow from .. to
+NOSE_BRIDGE = 168          # MediaPipe index between the eyes
+LID_HUE = (0.09, 0.15)     # L1 distance of normalised RGB from the skin: skin .. not skin
 
 
 class Window(NamedTuple):
@@ -69,6 +74,8 @@ class MeshWarpGenerator(torch.nn.Module):
                              persistent=False)
         self.register_buffer("corners", torch.tensor(topo.canonical_corners(),
                                                      dtype=torch.int32), persistent=False)
+        self.register_buffer("lid_corners", torch.tensor(_lid_corner_weights(tris, classes)),
+                             persistent=False)
 
     def forward(self, source_image: Tensor, source_landmarks: Tensor,
                 driving_landmarks: Tensor, source_matte: Tensor,
@@ -134,38 +141,50 @@ class MeshWarpGenerator(torch.nn.Module):
         low = low.transpose(0, 1).reshape(1, 4, coarse, coarse)
         pixels, exact = refine_edges(maps, self.corners, self.neighbours, ids, source, coarse, size,
                                      coarse * coarse // 4)
-        windows = _windows(drv, coarse)
-        inner = self._inner_layer(source_image, src, drv, cls.reshape(coarse, coarse),
+        windows = _windows(drv, clean.closed, coarse)
+        lid = LidCells(maps, self.lid_corners, self.classes, frame.down)
+        inner = self._inner_layer(source_image, src, drv, ids.reshape(coarse, coarse), lid,
                                   windows, coarse, size)
         return WarpFields(low, pixels, exact, windows, inner)
 
-    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, cls: Tensor,
-                     windows: tuple["Window", ...], coarse, size) -> Tensor:
+    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, ids: Tensor,
+                     lid: "LidCells", windows: tuple["Window", ...], coarse, size) -> Tensor:
         """Full-resolution inner-layer fields of all windows, 1 x 7 x 1 x P: each window's
         h x w pixels in row-major order, one window after the other; per pixel source
         point (crop units), cover, synthetic share, synthetic RGB.
 
         The coarse fields of all windows are computed in one batch, then each window is
         upsampled on its own (so no window's fields bleed into another's), and the
-        shading runs once on all their pixels."""
-        low = _inner_fields(src, drv, windows, cls, coarse, size)     # 1 x 8 x 1 x Pc
-        parts = []
+        shading runs once on all their pixels. Outside the openings the eye windows'
+        layer smooths stretched upper lids towards the lid's skin colour (_lid_smoothing;
+        ids: c x c, the triangle each coarse cell shows, -1 none)."""
+        skin = torch.cat([torch.zeros(1, 3), lid_colours(image, src)])   # per window, 3x3
+        low = _inner_fields(image, src, drv, windows, ids, lid, skin[1:], coarse, size)
+        parts, colours = [], []
         start = torch.zeros((), dtype=torch.long)
-        for window in windows:
+        for k, window in enumerate(windows):
             end = start + window.ny * window.nx
-            grid = low[:, :, 0, start:end].reshape(1, 8, window.ny, window.nx)
+            grid = low[:, :, 0, start:end].reshape(1, 9, window.ny, window.nx)
             up = F.interpolate(grid, scale_factor=float(COARSE), mode="bilinear",
-                               align_corners=False)                 # 1 x 8 x h x w
-            parts.append(up.reshape(1, 8, 1, -1))
+                               align_corners=False)                 # 1 x 9 x h x w
+            parts.append(up.reshape(1, 9, 1, -1))
+            colours.append(skin[k].reshape(1, 3, 1, 1).expand(-1, -1, -1, parts[-1].shape[3]))
             start = end
-        up = torch.cat(parts, 3)                                     # 1 x 8 x 1 x P
+        up = torch.cat(parts, 3)                                     # 1 x 9 x 1 x P
         lip, teeth = portrait_colours(image, src)
         px = 1.0 / (mouth_width(drv) * size)
         synth = mouth_interior(up[:, 4:5], up[:, 5:6], up[:, 6:7], px, lip, teeth)
         # The layer reaches half a pixel past the contour so its anti-aliased edge meets
         # the lid/lip triangles, never the fill triangles behind it.
         cover = (1.0 - up[:, 2:3]).clamp(0.0, 1.0) * up[:, 7:8]
-        return torch.cat([up[:, :2], cover, up[:, 3:4], synth], 1)
+        # Elsewhere it is the lid smoothing: all synthetic (the skin colour), as strong
+        # as the lid is stretched. The two never meet: the lash band next to the
+        # opening keeps its height as the lid closes (closure.py), so it is not
+        # stretched.
+        opening = cover > 0.0
+        return torch.cat([up[:, :2], torch.where(opening, cover, up[:, 8:9]),
+                          torch.where(opening, up[:, 3:4], torch.ones_like(cover)),
+                          torch.where(opening, synth, torch.cat(colours, 3))], 1)
 
 
 class WarpFields(NamedTuple):
@@ -259,16 +278,22 @@ def _sample(image: Tensor, grid: Tensor) -> Tensor:
                          padding_mode="zeros", align_corners=False)
 
 
-def _inner_fields(src: Tensor, drv: Tensor, windows: tuple[Window, ...], cls: Tensor,
-                  coarse, size) -> Tensor:
+def _inner_fields(image: Tensor, src: Tensor, drv: Tensor, windows: tuple[Window, ...],
+                  ids: Tensor, lid: "LidCells", skin: Tensor, coarse, size) -> Tensor:
     """Coarse inner-layer fields over the windows' cells, window after window, row-major,
-    1 x 8 x 1 x Pc: source xy (crop units), signed distance to the opening (output px,
+    1 x 9 x 1 x Pc: source xy (crop units), signed distance to the opening (output px,
     negative inside), synthetic share, mouth u, below upper lip, above lower lip,
-    visibility."""
+    visibility, lid smoothing (see _lid_smoothing; skin: 2x3, right eye, left eye)."""
     cells = torch.cat([pixel_centres(w.ny, w.nx, coarse, w.y0, w.x0).reshape(-1, 2)
                        for w in windows])
-    cls_win = torch.cat([cls[w.y0:w.y0 + w.ny, w.x0:w.x0 + w.nx].reshape(-1) for w in windows])
+    ids_win = _window_cells(ids, windows)
+    cls_win = torch.where(ids_win >= 0, lid.classes[ids_win.clamp(min=0)],
+                          torch.full_like(ids_win, -1))
     f = inner_fields(cells, src, drv)
+    mouth_cells = windows[0].ny * windows[0].nx          # no lid there: not computed
+    lid_weight = torch.cat([torch.zeros(mouth_cells),
+                            _lid_smoothing(image, cells[mouth_cells:], ids_win[mouth_cells:],
+                                           lid, skin, drv)])
     # A face triangle in front of an opening (the nose over the far eye in a head turn)
     # hides it; a coarse-cell test is enough for that rare edge. An opening only a pixel
     # or two high is a closing seam: the lids' own pixels show there.
@@ -276,17 +301,122 @@ def _inner_fields(src: Tensor, drv: Tensor, windows: tuple[Window, ...], cls: Te
     shown = smoothstep(THIN_OPENING[0], THIN_OPENING[1], f.opening * size) * (1.0 - hidden)
     low = torch.stack([f.source[:, 0], f.source[:, 1],
                        -f.depth * size, f.synthetic, f.u, f.below_upper, f.above_lower,
-                       shown], 0)
-    return low.reshape(1, 8, 1, -1)
+                       shown, lid_weight], 0)
+    return low.reshape(1, 9, 1, -1)
 
 
-def _windows(drv: Tensor, coarse) -> tuple[Window, Window, Window]:
-    """Coarse-cell windows around the mouth and each eye's contours.
+class LidCells(NamedTuple):
+    """What the lid smoothing needs of the frame's geometry."""
+
+    maps: TriangleMaps
+    corners: Tensor      # T x 3: lid weight of each warp triangle's corners (constant)
+    classes: Tensor      # T long: triangle classes (topology.CLASS_*)
+    down: Tensor         # (2,): the head's down direction
+
+
+def _lid_smoothing(image: Tensor, cells: Tensor, ids: Tensor, lid: LidCells, skin: Tensor,
+                   drv: Tensor) -> Tensor:
+    """How far each cell (cells: Px2 centres, crop units; ids: P, its triangle, -1 none)
+    moves towards its upper lid's skin colour (skin: 2x3, right eye, left eye): P in
+    [0, LID_SMOOTHING].
+
+    A closing lid stretches the skin above its lashes over the eye. On a hooded or
+    deep-set eye that skin is the shadowed fold under the brow, and stretched 2-3x it
+    becomes a tall grey smear that reads as an open eye (MediaPipe re-detects such
+    closed eyes as open). A real lid unfolds as it closes and shows lit skin instead.
+    - Where: the lid triangles, weighted by their corners (1 inside the lid, 0 at its
+      outline: the brow side, the eye corners), so the smoothing fades out with no
+      outline of its own.
+    - How much: the stretch, the magnification of the cell's triangle along the head's
+      down direction (an open lid: about 1; a closing one 1.5-3).
+    - Only on a shadow: darker than the lid's skin, but not black, and of about its hue.
+      Dark hair or a frame over the lid keeps its own colour (hair is darker than a
+      fold's shadow; the hue test alone cannot tell them apart, a deep shadow loses its
+      colour), and a lid about as light as the skin (make-up, a painted lid) keeps its
+      texture.
+    """
+    tri = ids.clamp(min=0)
+    coef = lid.maps.coef[tri][:, :3]                                       # P x 3 x 3
+    bary = coef[..., 0] * cells[:, 0:1] + coef[..., 1] * cells[:, 1:2] + coef[..., 2]
+    inside = (bary.clamp(0.0, 1.0) * lid.corners[tri]).sum(-1) * (ids >= 0).float()
+    m = lid.maps.src[tri]                                                  # P x 6
+    # (Elementwise: onnxruntime's batched 2x2 MatMul costs more than the rest together.)
+    down_x, down_y = lid.down[0], lid.down[1]
+    stretch = 1.0 / safe_norm(torch.stack([m[:, 0] * down_x + m[:, 1] * down_y,
+                                           m[:, 3] * down_x + m[:, 4] * down_y], -1)
+                              ).clamp(min=1e-3)
+    x, y = cells[:, 0], cells[:, 1]
+    shown = torch.stack([m[:, 0] * x + m[:, 1] * y + m[:, 2],
+                         m[:, 3] * x + m[:, 4] * y + m[:, 5]], -1)        # P x 2 source
+    eye = (x > drv[NOSE_BRIDGE, 0]).long()                  # right eye = image left
+    seen = _colours_at(image, shown)
+    luma = torch.tensor([0.30, 0.59, 0.11])
+    target = skin[eye]
+    darker = ((target - seen) * luma).sum(-1)
+    hue = (seen / seen.sum(-1, keepdim=True).clamp(min=0.05)
+           - target / target.sum(-1, keepdim=True).clamp(min=0.05)).abs().sum(-1)
+    shadow = (smoothstep(LID_SHADOW[0], LID_SHADOW[1], darker)
+              * (1.0 - smoothstep(LID_SHADOW[2], LID_SHADOW[3], darker))
+              * (1.0 - smoothstep(LID_HUE[0], LID_HUE[1], hue)))
+    return (LID_SMOOTHING * inside * shadow
+            * smoothstep(LID_STRETCH[0], LID_STRETCH[1], stretch))
+
+
+def _colours_at(image: Tensor, points: Tensor) -> Tensor:
+    """Colour of image (1x3xHxW) around each of points (Px2 crop units), 4 taps one
+    pixel apart: Px3."""
+    taps = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]]) / image.shape[-1]
+    grid = (points[:, None, :] + taps[None]).reshape(1, -1, 4, 2) * 2.0 - 1.0
+    return F.grid_sample(image, grid, align_corners=False).mean(3)[0].transpose(0, 1)
+
+
+def _window_cells(grid: Tensor, windows: tuple[Window, ...]) -> Tensor:
+    """The windows' cells of a c x c [x C] grid, window after window, row-major: Pc [x C]."""
+    return torch.cat([grid[w.y0:w.y0 + w.ny, w.x0:w.x0 + w.nx].reshape(-1, *grid.shape[2:])
+                      for w in windows])
+
+
+def _lid_corner_weights(tris, classes) -> list[list[float]]:
+    """Per warp triangle, the lid smoothing's weight at its three corners: 1 on the
+    upper lid margins and the two landmark rings above each eye, 0 at their ends (the
+    eye corners, where lid meets cheek); 0 for every triangle not entirely on a lid
+    (above the second ring the skin runs into the brow, which must keep its hair)."""
+    inner = set()
+    for chains in ((topo.RIGHT_EYE_UPPER, *RIGHT_UPPER_RINGS),
+                   (topo.LEFT_EYE_UPPER, *LEFT_UPPER_RINGS)):
+        for chain in chains:
+            inner |= set(chain[1:-1])
+    ends = {v for chains in ((topo.RIGHT_EYE_UPPER, *RIGHT_UPPER_RINGS),
+                             (topo.LEFT_EYE_UPPER, *LEFT_UPPER_RINGS))
+            for chain in chains for v in (chain[0], chain[-1])}
+    weights = []
+    for t, c in zip(tris, classes):
+        on_lid = c == topo.CLASS_FACE and all(v in inner or v in ends for v in t)
+        weights.append([1.0 if (on_lid and v in inner) else 0.0 for v in t])
+    return weights
+
+
+def _windows(drv: Tensor, closed: Tensor, coarse) -> tuple[Window, Window, Window]:
+    """Coarse-cell windows around the mouth and each eye's contours; a closing eye's
+    window also reaches up its lid (closed: (2,) per eye, 0 open .. 1 shut), towards
+    the crease ring as the lid shuts, for the lid smoothing.
 
     Three tight windows rather than one box around all three openings: that box also
     held the nose and cheeks between them, and at 512 px its per-pixel work was about
-    a quarter of the whole frame's."""
-    return tuple(_window(points, coarse) for points in window_points(drv))
+    a quarter of the whole frame's. An open eye's lid is not stretched, so its window
+    does not reach up (+0.5 ms a frame at 512 px if it always did)."""
+    mouth, right, left = window_points(drv)
+    eyes = []
+    for points, margin, crease, shut in ((right, topo.RIGHT_EYE_UPPER, RIGHT_UPPER_RINGS[1],
+                                          closed[0]),
+                                         (left, topo.LEFT_EYE_UPPER, LEFT_UPPER_RINGS[1],
+                                          closed[1])):
+        lid = drv[list(margin), :2]
+        # Fully open to the crease from a third shut on: below that the lid is hardly
+        # stretched, and the window must hold every cell the smoothing may reach.
+        reach = smoothstep(0.0, 0.3, shut) * (drv[list(crease), :2].mean(0) - lid.mean(0))
+        eyes.append(torch.cat([points, lid + reach]))
+    return tuple(_window(points, coarse) for points in (mouth, *eyes))
 
 
 def _window(pts: Tensor, coarse) -> Window:

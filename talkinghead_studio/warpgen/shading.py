@@ -49,6 +49,20 @@ def portrait_colours(image: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
     return lip, teeth
 
 
+# Skin each closed upper lid takes its colour from (MediaPipe indices; right eye = image
+# left): the cheek on its side and the middle of the forehead. The skin right around an
+# eye (brow, crease, fold) is too often in shadow or under brow hair to be sampled.
+LID_SKIN_POINTS = ((50, 205, 151, 9), (280, 425, 151, 9))
+LID_SHADE = 0.9   # a lid sits a little deeper than cheek and forehead
+
+
+def lid_colours(image: Tensor, src: Tensor) -> Tensor:
+    """Skin colour of each closed upper lid (right eye, left eye) measured on the source
+    crop, 2x3: what a closing lid shows once the fold above the lashes has unfolded."""
+    points = src[torch.tensor(LID_SKIN_POINTS), :2]                      # 2x4x2
+    return LID_SHADE * torch.stack([_sample(image, points[0]), _sample(image, points[1])])
+
+
 def _edge(distance_inside: Tensor, px: Tensor) -> Tensor:
     """Anti-aliased coverage from a signed distance (positive inside), 1 px ramp."""
     return (distance_inside / px + 0.5).clamp(0.0, 1.0)

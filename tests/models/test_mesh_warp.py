@@ -82,6 +82,48 @@ def test_closing_the_lids_closes_the_eyes(generator, name, closed_share):
     assert closed_ear < eye_aspect(half) < open_ear * 1.05
 
 
+def _paint_lid_folds(crop: np.ndarray, lm: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """The crop with the band between the two landmark rings above each eye (where a
+    hooded eye's fold lies) painted in ``colour`` (3, RGB [0,1])."""
+    from talkinghead_studio.warpgen.closure import LEFT_UPPER_RINGS, RIGHT_UPPER_RINGS
+
+    size = crop.shape[0]
+    band = np.zeros((size, size), np.uint8)
+    for rings in (RIGHT_UPPER_RINGS, LEFT_UPPER_RINGS):
+        outline = np.concatenate([lm[list(rings[0]), :2], lm[list(rings[1][::-1]), :2]])
+        cv2.fillPoly(band, [np.round(outline * size).astype(np.int32)], 1)
+    painted = crop.copy()
+    painted[band > 0] = np.round(colour * 255).astype(np.uint8)
+    return painted
+
+
+@pytest.mark.parametrize("name", ["hopper", "astronaut"])
+def test_a_closing_hooded_lid_shows_skin_not_a_stretched_shadow(generator, name):
+    """A hooded eye's fold (painted here: skin in shadow, 0.2 darker than the lid's skin)
+    is stretched over the eye as the lid closes; it must lighten towards the skin, as a
+    real lid unfolds (the old generator left it as dark as painted: a grey smear that
+    MediaPipe reads as an open eye). Dark hair over the lid must stay hair."""
+    crop, lm = samples.portrait(name, SIZE)
+    luma = np.array([0.30, 0.59, 0.11])
+    skin = np.mean([crop[int(lm[i, 1] * SIZE), int(lm[i, 0] * SIZE)]
+                    for i in (50, 205, 151, 9, 280, 425)], 0) / 255.0
+    shadow = skin * (0.9 * skin @ luma - 0.2) / (skin @ luma)
+    hair = np.array([0.14, 0.08, 0.05])
+    closed = samples.close_eyes(lm)
+
+    def closed_luma(image: np.ndarray) -> np.ndarray:
+        return render(generator, image, lm, closed)[0] @ luma
+
+    plain = closed_luma(crop)
+    shadowed = closed_luma(_paint_lid_folds(crop, lm, shadow))
+    haired = closed_luma(_paint_lid_folds(crop, lm, hair))
+    fold = np.abs(haired - plain) > 0.15          # where the stretched fold shows
+    assert fold.sum() > 150
+    lightened = (shadowed[fold].mean() - shadow @ luma) / (plain[fold].mean() - shadow @ luma)
+    assert lightened > 0.2, lightened              # measured 0.31-0.37 (0-0.15 before)
+    assert haired[fold].mean() < hair @ luma + 0.25
+
+
 def inner_lip_mask(drv: np.ndarray, size: int, erode_px: int) -> np.ndarray:
     polygon = drv[list(topo.MOUTH_UPPER) + list(topo.MOUTH_LOWER[::-1]), :2] * size
     mask = np.zeros((size, size), np.uint8)
