@@ -28,6 +28,10 @@ Quick look at two pairs:
   .venv/bin/python benchmarks/quality.py --clips lp_d0 --portraits lp_s1 fr_obama --max-frames 30
 Re-score existing renders (e.g. after a thmetrics update):
   .venv/bin/python benchmarks/quality.py --skip-render
+Score another version of the code (a git worktree at OTHER) with this venv; -P keeps
+Python from putting the current folder (this checkout) ahead of PYTHONPATH:
+  .venv/bin/python benchmarks/quality.py --out bench_out/other \
+      --render-cmd "env PYTHONPATH=OTHER .venv/bin/python -P -m talkinghead_studio render --quiet"
 
 Outputs (under --out, one folder per size/frame budget): renders/, eval/ (thmetrics
 summary + per-frame JSON per pair), logs/, report.md (the tables printed to stdout) and
