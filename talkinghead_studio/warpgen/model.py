@@ -44,8 +44,8 @@ THIN_OPENING = (1.5, 4.0)  # output pixels: openings thinner than this fade to t
 LID_STRETCH = (1.15, 1.9)  # vertical magnification of upper-lid texture: untouched .. smoothed
 LID_SMOOTHING = 1.0        # the most a stretched upper lid moves towards its skin colour
 LID_SHADOW = (0.04, 0.12, 0.30, 0.40)  # luma below the lid's skin: a shadow from .. to
-NOSE_BRIDGE = 168          # MediaPipe index between the eyes
 LID_HUE = (0.09, 0.15)     # L1 distance of normalised RGB from the skin: skin .. not skin
+NOSE_BRIDGE = 168          # MediaPipe index between the eyes
 
 
 class Window(NamedTuple):
