@@ -142,12 +142,12 @@ class MeshWarpGenerator(torch.nn.Module):
         pixels, exact = refine_edges(maps, self.corners, self.neighbours, ids, source, coarse, size,
                                      coarse * coarse // 4)
         windows = _windows(drv, clean.closed, coarse)
-        lid = LidCells(maps, self.lid_corners, self.classes, frame.down)
-        inner = self._inner_layer(source_image, src, drv, ids.reshape(coarse, coarse), lid,
+        lid = LidCells(maps, ids.reshape(coarse, coarse), self.lid_corners, frame.down)
+        inner = self._inner_layer(source_image, src, drv, cls.reshape(coarse, coarse), lid,
                                   windows, coarse, size)
         return WarpFields(low, pixels, exact, windows, inner)
 
-    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, ids: Tensor,
+    def _inner_layer(self, image: Tensor, src: Tensor, drv: Tensor, cls: Tensor,
                      lid: "LidCells", windows: tuple["Window", ...], coarse, size) -> Tensor:
         """Full-resolution inner-layer fields of all windows, 1 x 7 x 1 x P: each window's
         h x w pixels in row-major order, one window after the other; per pixel source
@@ -157,9 +157,9 @@ class MeshWarpGenerator(torch.nn.Module):
         upsampled on its own (so no window's fields bleed into another's), and the
         shading runs once on all their pixels. Outside the openings the eye windows'
         layer smooths stretched upper lids towards the lid's skin colour (_lid_smoothing;
-        ids: c x c, the triangle each coarse cell shows, -1 none)."""
+        cls: c x c, the class of the triangle each coarse cell shows, -1 none)."""
         skin = torch.cat([torch.zeros(1, 3), lid_colours(image, src)])   # per window, 3x3
-        low = _inner_fields(image, src, drv, windows, ids, lid, skin[1:], coarse, size)
+        low = _inner_fields(image, src, drv, windows, cls, lid, skin[1:], coarse, size)
         parts, colours = [], []
         start = torch.zeros((), dtype=torch.long)
         for k, window in enumerate(windows):
@@ -279,21 +279,19 @@ def _sample(image: Tensor, grid: Tensor) -> Tensor:
 
 
 def _inner_fields(image: Tensor, src: Tensor, drv: Tensor, windows: tuple[Window, ...],
-                  ids: Tensor, lid: "LidCells", skin: Tensor, coarse, size) -> Tensor:
+                  cls: Tensor, lid: "LidCells", skin: Tensor, coarse, size) -> Tensor:
     """Coarse inner-layer fields over the windows' cells, window after window, row-major,
     1 x 9 x 1 x Pc: source xy (crop units), signed distance to the opening (output px,
     negative inside), synthetic share, mouth u, below upper lip, above lower lip,
     visibility, lid smoothing (see _lid_smoothing; skin: 2x3, right eye, left eye)."""
     cells = torch.cat([pixel_centres(w.ny, w.nx, coarse, w.y0, w.x0).reshape(-1, 2)
                        for w in windows])
-    ids_win = _window_cells(ids, windows)
-    cls_win = torch.where(ids_win >= 0, lid.classes[ids_win.clamp(min=0)],
-                          torch.full_like(ids_win, -1))
+    cls_win = _window_cells(cls, windows)
     f = inner_fields(cells, src, drv)
     mouth_cells = windows[0].ny * windows[0].nx          # no lid there: not computed
     lid_weight = torch.cat([torch.zeros(mouth_cells),
-                            _lid_smoothing(image, cells[mouth_cells:], ids_win[mouth_cells:],
-                                           lid, skin, drv)])
+                            _lid_smoothing(image, cells[mouth_cells:],
+                                           _window_cells(lid.ids, windows[1:]), lid, skin, drv)])
     # A face triangle in front of an opening (the nose over the far eye in a head turn)
     # hides it; a coarse-cell test is enough for that rare edge. An opening only a pixel
     # or two high is a closing seam: the lids' own pixels show there.
@@ -309,8 +307,8 @@ class LidCells(NamedTuple):
     """What the lid smoothing needs of the frame's geometry."""
 
     maps: TriangleMaps
+    ids: Tensor          # c x c long: the triangle each coarse cell shows, -1 none
     corners: Tensor      # T x 3: lid weight of each warp triangle's corners (constant)
-    classes: Tensor      # T long: triangle classes (topology.CLASS_*)
     down: Tensor         # (2,): the head's down direction
 
 

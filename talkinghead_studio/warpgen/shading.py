@@ -50,8 +50,9 @@ def portrait_colours(image: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
 
 
 # Skin each closed upper lid takes its colour from (MediaPipe indices; right eye = image
-# left): the cheek on its side and the middle of the forehead. The skin right around an
-# eye (brow, crease, fold) is too often in shadow or under brow hair to be sampled.
+# left): topology.SKIN_POINTS split by side, the cheek on the eye's side and the middle
+# of the forehead. The skin right around an eye (brow, crease, fold) is too often in
+# shadow or under brow hair to be sampled.
 LID_SKIN_POINTS = ((50, 205, 151, 9), (280, 425, 151, 9))
 LID_SHADE = 0.9   # a lid sits a little deeper than cheek and forehead
 

@@ -106,7 +106,7 @@ def test_a_closing_hooded_lid_shows_skin_not_a_stretched_shadow(generator, name)
     crop, lm = samples.portrait(name, SIZE)
     luma = np.array([0.30, 0.59, 0.11])
     skin = np.mean([crop[int(lm[i, 1] * SIZE), int(lm[i, 0] * SIZE)]
-                    for i in (50, 205, 151, 9, 280, 425)], 0) / 255.0
+                    for i in topo.SKIN_POINTS], 0) / 255.0
     shadow = skin * (0.9 * skin @ luma - 0.2) / (skin @ luma)
     hair = np.array([0.14, 0.08, 0.05])
     closed = samples.close_eyes(lm)
