@@ -143,6 +143,11 @@ def compose(outputs: dict[str, np.ndarray], portrait: np.ndarray, plate: np.ndar
     return _blend(person, backdrop, alpha), alpha
 
 
+#: Uncovered shares below this are taken as none: (plate - portrait) * share stays under
+#: one grey level.
+UNCOVERED_MIN = 1.0 / 256.0
+
+
 def _uncover(portrait: np.ndarray, plate: np.ndarray, uncovered: np.ndarray, coarse: int
              ) -> np.ndarray:
     """portrait + uncovered * (plate - portrait), uncovered upsampled from c x c.
@@ -150,7 +155,11 @@ def _uncover(portrait: np.ndarray, plate: np.ndarray, uncovered: np.ndarray, coa
     Only the box of cells a moving head uncovers, plus the one zero cell around it that
     bilinear upsampling reaches into, is blended: the same pixels as a full-frame blend
     (the zero margin makes the box's own border clamping agree), at a fraction of the
-    cost (~0.9 ms a frame at 512 px for the full frame)."""
+    cost (~0.9 ms a frame at 512 px for the full frame). Shares below UNCOVERED_MIN are
+    dropped first: they change a pixel by under one level, yet sit all along the
+    matte's soft edge and stretched the box over 90 % of a talking head's frame (63 %
+    without them; measured on the sample driver at 512 px)."""
+    uncovered = np.where(uncovered >= UNCOVERED_MIN, uncovered, np.float32(0.0))
     rows = np.flatnonzero(uncovered.max(1) > 0)
     if len(rows) == 0:
         return portrait

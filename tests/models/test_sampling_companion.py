@@ -107,6 +107,22 @@ def test_uncovering_blends_only_the_uncovered_box_yet_every_pixel_agrees():
     assert sampling._uncover(portrait, plate, still, 4) is portrait
 
 
+def test_negligible_uncovered_shares_are_skipped_within_one_level():
+    """Shares under UNCOVERED_MIN (the matte's soft edge moving a little) are not blended:
+    the frame stays within one grey level of the full blend, and a frame with nothing
+    else uncovered is the portrait itself."""
+    rng = np.random.default_rng(1)
+    portrait = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    plate = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    faint = (rng.random((64, 64)) * sampling.UNCOVERED_MIN * 0.99).astype(np.float32)
+    assert sampling._uncover(portrait, plate, faint, 4) is portrait
+    uncovered = faint.copy()
+    uncovered[20:30, 40:50] = 0.8
+    weight = cv2.resize(uncovered, (256, 256), interpolation=cv2.INTER_LINEAR)
+    full = cv2.blendLinear(plate, portrait, weight, 1.0 - weight)
+    assert np.abs(sampling._uncover(portrait, plate, uncovered, 4).astype(int) - full).max() <= 1
+
+
 def test_the_eye_and_mouth_layer_comes_in_three_tight_windows(fast):
     """One window per opening: the single box around both eyes and the mouth also held
     the nose and cheeks, a quarter of a 512 px frame's generator time."""
