@@ -198,8 +198,8 @@ def render_frames_api(portrait_path: Path, driver_path: Path, frame_indices: Seq
     core/pipeline.py does (most neutral frame of the first seconds)."""
     from talkinghead_studio.config import MotionSettings, RenderSettings
     from talkinghead_studio.core.animator import Animator
-    from talkinghead_studio.core.motion import pick_neutral_frame
-    from talkinghead_studio.core.pipeline import NEUTRAL_WINDOW_SECONDS, load_generator, prepare
+    from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
+    from talkinghead_studio.core.pipeline import load_generator, prepare
 
     settings = RenderSettings(size=size)
     generator = load_generator(settings)

@@ -132,3 +132,18 @@ def test_app_without_a_display_says_so_instead_of_crashing():
     result = subprocess.run([sys.executable, "-m", "talkinghead_studio"], capture_output=True,
                             text=True, cwd=ROOT, timeout=60, env=env)
     assert_one_line_error(result.returncode, result.stderr, "No display found")
+
+
+def test_a_broken_model_is_one_line_and_input_errors_still_come_first(
+        tmp_path, astronaut_path, moving_face_clip):
+    """The CLI opens the generator on a thread while it imports the rest; its errors
+    must still reach the user as one line, and only after the inputs were checked."""
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x01not a model" * 20)
+    code, _, err = run_cli("render", astronaut_path, moving_face_clip, "-o",
+                           tmp_path / "o.mp4", "--model", broken, "--quiet")
+    assert_one_line_error(code, err, "broken.onnx")
+    assert not (tmp_path / "o.mp4").exists()
+    code, _, err = run_cli("render", tmp_path / "nope.png", moving_face_clip, "-o",
+                           tmp_path / "o.mp4", "--model", broken, "--quiet")
+    assert_one_line_error(code, err, "Portrait not found")

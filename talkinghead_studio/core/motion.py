@@ -353,6 +353,14 @@ def neutral_score(points: np.ndarray, typical_ear: float, typical_pitch: float) 
             + abs(ear - typical_ear) * 3.0)
 
 
+#: The automatic neutral frame is the most neutral one of the driver's first seconds,
+#: for exports (core/pipeline.py) and the GUI's preview (core/preview.py) alike, so
+#: that the preview and the exported clip start from the same reference pose.
+#: (Landmarks only are buffered, ~6 KB a frame; a whole-clip search would hold back the
+#: first output frame until the driver was fully tracked.)
+NEUTRAL_WINDOW_SECONDS = 10.0
+
+
 def pick_neutral_frame(track: np.ndarray, valid: np.ndarray | None = None) -> int:
     """Index of the most neutral frontal frame of a Tx478x3 track (valid: (T,) bool)."""
     indices = np.arange(len(track)) if valid is None else np.flatnonzero(valid)

@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,20 +25,15 @@ from talkinghead_studio.core.animator import Animator
 from talkinghead_studio.core.driver import DriverInfo, iter_driver_landmarks, open_driver_info
 from talkinghead_studio.core.export import GifSink, Mp4Sink, PngSequenceSink
 from talkinghead_studio.core.images import load_portrait
-from talkinghead_studio.core.motion import pick_neutral_frame
+from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
 from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
 from talkinghead_studio.core.references import load_references
 from talkinghead_studio.core.video import check_output_path
 from talkinghead_studio.errors import GeneratorContractError, RenderCancelled
-from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
-from talkinghead_studio.paths import model_path
+from talkinghead_studio.inference.session import OnnxGenerator, open_generator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "mesh_warp.onnx"
-NEUTRAL_WINDOW_SECONDS = 10.0  # auto neutral: the most neutral frame of the first 10 s
-# (landmarks only, ~6 KB a frame, so buffering them costs no real memory; a whole-clip
-# search would hold back the first output frame until the driver was fully tracked)
 
 
 @dataclass(frozen=True)
@@ -72,8 +67,7 @@ class RenderResult:
 
 
 def load_generator(render: RenderSettings) -> OnnxGenerator:
-    path = render.model_path or model_path(DEFAULT_MODEL)
-    return OnnxGenerator(path, SessionOptions(provider=render.provider))
+    return open_generator(render.model_path, render.provider)
 
 
 def prepare(job_portrait: Path, render: RenderSettings, generator: OnnxGenerator | None
@@ -178,9 +172,14 @@ def _put(box: queue.Queue, item, stop: threading.Event, force: bool = False) -> 
 
 def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = None,
            cancel: threading.Event | None = None, generator: OnnxGenerator | None = None,
-           portrait: PreparedPortrait | None = None) -> RenderResult:
+           portrait: PreparedPortrait | None = None,
+           generator_loading: Future | None = None) -> RenderResult:
     """Render a job to its output file. Raises StudioError subclasses on bad input and
-    RenderCancelled when ``cancel`` is set; in both cases no output file appears."""
+    RenderCancelled when ``cancel`` is set; in both cases no output file appears.
+
+    generator: an open generator to use; generator_loading: one the caller is already
+    opening for ``job.render`` (its errors are raised where opening it here would
+    raise them); neither: it is opened here, beside the other start-up work."""
     cancel = cancel or threading.Event()
     started = time.perf_counter()
     check_output_path(job.output, [job.portrait, job.driver, *job.references],
@@ -199,8 +198,9 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
     sink = None
     try:
         head_job = startup.submit(_neutral_head, landmarks, job.motion, fps)
-        generator_job = None if generator is not None else startup.submit(load_generator,
-                                                                          job.render)
+        generator_job = None
+        if generator is None:
+            generator_job = generator_loading or startup.submit(load_generator, job.render)
         if portrait is None:
             # The matte is wanted by every generator that takes optional inputs (the
             # shipped one does); computing it before the model is known keeps the

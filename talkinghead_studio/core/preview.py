@@ -36,14 +36,13 @@ from talkinghead_studio.core.animator import Animator
 from talkinghead_studio.core.crop import CropBox, PasteBack, face_crop_box, from_crop_units
 from talkinghead_studio.core.images import LoadedImage, load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
-from talkinghead_studio.core.motion import pick_neutral_frame
+from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
 from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
 from talkinghead_studio.core.references import ReferenceView, align_reference
 from talkinghead_studio.core.track import MotionTrack
 from talkinghead_studio.core.video import probe_video
 from talkinghead_studio.errors import NoCameraFound, NoFaceFound, StudioError, UnreadableVideo
-from talkinghead_studio.inference.session import OnnxGenerator, SessionOptions
-from talkinghead_studio.paths import model_path
+from talkinghead_studio.inference.session import OnnxGenerator, open_generator
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,6 @@ log = logging.getLogger(__name__)
 DISPLAY_MAX_SIDE = 1024
 DRIVER_DISPLAY_MAX_SIDE = 640
 VIEW_THUMBNAIL_SIDE = 96   # extra views' list thumbnails, pixels
-# Same window as the export's automatic neutral frame (core/pipeline.py), so the
-# preview and the exported clip start from the same reference pose.
-NEUTRAL_WINDOW_SECONDS = 3.0
-DEFAULT_MODEL = "mesh_warp.onnx"
 DriverKind = Literal["video", "track", "camera"]
 
 
@@ -630,10 +625,9 @@ class PreviewSession:
                 and render.provider == self.render_settings.provider
                 and render.model_path == self.render_settings.model_path)
         if not same:
-            path = render.model_path or model_path(DEFAULT_MODEL)
             self.generator = None
             self._animator = None
-            self.generator = OnnxGenerator(path, SessionOptions(provider=render.provider))
+            self.generator = open_generator(render.model_path, render.provider)
         self.render_settings = render
         return self.generator
 

@@ -289,3 +289,17 @@ class OnnxGenerator:
                                      {n: feeds[n] for n in self._companion_inputs})
         return sampling.compose(dict(zip(sampling.COMPANION_OUTPUTS, values)), portrait,
                                 plate, self._coarse)
+
+
+#: The generator the app ships, in models/.
+DEFAULT_MODEL = "mesh_warp.onnx"
+
+
+def open_generator(model: str | os.PathLike | None, provider: ProviderChoice) -> OnnxGenerator:
+    """The generator a render asks for: the file ``model``, or the shipped one.
+
+    Light to import (no core modules): the CLI calls it on a thread while it imports
+    the rest (see cli.cmd_render)."""
+    from talkinghead_studio.paths import model_path
+
+    return OnnxGenerator(model or model_path(DEFAULT_MODEL), SessionOptions(provider=provider))

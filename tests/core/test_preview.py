@@ -215,3 +215,34 @@ def test_linux_camera_names(tmp_path):
     assert [(c.device, c.name) for c in cameras] == [
         (0, "Integrated Camera (/dev/video0)"), (2, "USB Cam (/dev/video2)")]
     assert pv._linux_cameras(tmp_path / "missing") == []
+
+
+def test_preview_and_export_pick_the_same_automatic_neutral_frame(tmp_path):
+    """The preview's reference pose must be the export's: a driver whose most neutral
+    frame comes after its first 3 s (the face squashed, as if nodding, for 3.2 s, then
+    as photographed for longer, so that is the typical pose) gets that frame in both.
+    They once searched different windows (3 s and 10 s)."""
+    import cv2
+
+    from talkinghead_studio.config import MotionSettings
+    from talkinghead_studio.core.driver import iter_driver_landmarks
+    from talkinghead_studio.core.pipeline import _neutral_head
+    from talkinghead_studio.core.video import AtomicVideoWriter
+
+    path = tmp_path / "late_neutral.mp4"
+    plain = next(samples.driver_frames(1, 256))
+    squashed = cv2.warpAffine(plain, np.float32([[1, 0, 0], [0, 0.8, 26]]), (256, 256),
+                              borderMode=cv2.BORDER_REFLECT)
+    with AtomicVideoWriter(path, (256, 256), 25.0, crf=18) as writer:
+        for index in range(200):
+            writer.write(squashed if index < 80 else plain)
+    _, export_points = _neutral_head(iter_driver_landmarks(path), MotionSettings(), 25.0)
+    driver = pv.VideoDriver(path)
+    try:
+        driver.tracker.join(timeout=120)
+        preview_frame = driver.auto_neutral()
+        known, preview_points = driver.cache.get(preview_frame)
+    finally:
+        driver.close()
+    assert preview_frame >= 80
+    assert known and np.abs(preview_points - export_points).max() < 1e-3

@@ -41,17 +41,17 @@ def shared_generator_sessions():
     still come from the real code (failures are not cached)."""
     from talkinghead_studio.core import preview
 
-    real = preview.OnnxGenerator
+    real = preview.open_generator
     cache = {}
 
-    def open_once(path, options=preview.SessionOptions()):
-        key = (str(path), options)
+    def open_once(model, provider):
+        key = (str(model), provider)
         if key not in cache:
-            cache[key] = real(path, options)
+            cache[key] = real(model, provider)
         return cache[key]
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(preview, "OnnxGenerator", open_once)
+    patch.setattr(preview, "open_generator", open_once)
     yield
     patch.undo()
 
