@@ -35,7 +35,6 @@ from talkinghead_studio.inference.session import OnnxGenerator, open_generator
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class RenderJob:
     portrait: Path

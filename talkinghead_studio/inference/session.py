@@ -20,7 +20,6 @@ from talkinghead_studio.inference import sampling
 from talkinghead_studio.inference.contract import (
     META_COMPANION,
     OPTIONAL_INPUTS,
-    GeneratorInfo,
     TensorSpec,
     check_generator,
 )
