@@ -13,6 +13,12 @@ Prints one table per working size:
 Then a memory check: the same render on the driver looped 1x and 4x; a streaming
 pipeline's peak memory must not grow with the video's length.
 
+    .venv/bin/python benchmarks/speed.py --compare /tmp/old --sizes 512 [--pairs 5]
+
+times only end to end renders, this checkout alternating with another one (make it
+with `git worktree add /tmp/old <commit>`): the machine's speed drifts too much for
+numbers from different runs to be compared.
+
 The default driver is the shipped sample (resources/drivers/sample_driver.mp4, 8.8 s at
 25 fps) and the default portrait the shipped astronaut (512x512).
 """
@@ -81,8 +87,9 @@ def stage_timings(portrait_path: Path, driver: Path, size: int, frames: int) -> 
             "encode": encode_ms}
 
 
-def end_to_end(portrait: Path, driver: Path, size: int) -> dict:
-    """Wall-clock fps and peak RSS of a CLI render in a fresh process."""
+def end_to_end(portrait: Path, driver: Path, size: int, checkout: Path = ROOT) -> dict:
+    """Wall-clock fps and peak RSS of a CLI render in a fresh process, with the code of
+    ``checkout`` (its folder goes first on the child's import path)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out.mp4"
         code = (
@@ -98,7 +105,7 @@ def end_to_end(portrait: Path, driver: Path, size: int) -> dict:
             " if l.startswith('VmHWM')][0] / 1024\n"
             "print(json.dumps({'rc': rc, 'wall': wall, 'peak_mb': peak}), file=sys.stderr)\n")
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                cwd=ROOT)
+                                cwd=checkout)
         stats = json.loads(result.stderr.strip().splitlines()[-1])
         frames_line = [l for l in result.stdout.splitlines() if l.startswith("wrote")]
         frames = int(frames_line[0].split("(")[1].split()[0]) if frames_line else 0
@@ -117,6 +124,25 @@ def looped(driver: Path, times: int, folder: Path) -> Path:
     return out
 
 
+def compare(other: Path, portrait: Path, driver: Path, size: int, pairs: int) -> int:
+    """Alternate end to end renders of this checkout and ``other``; print each pair and
+    the mean wall times."""
+    if not (other / "talkinghead_studio").is_dir():
+        print(f"error: {other} is not a checkout of this project", file=sys.stderr)
+        return 2
+    print(f"\n## End to end at {size} px, alternated: this checkout vs {other}\n")
+    print("| pair | this, s | other, s |\n|---|---|---|")
+    walls: dict[str, list[float]] = {"this": [], "other": []}
+    for pair in range(1, pairs + 1):
+        for name, checkout in (("other", other), ("this", ROOT)):
+            walls[name].append(end_to_end(portrait, driver, size, checkout)["wall"])
+        print(f"| {pair} | {walls['this'][-1]:.2f} | {walls['other'][-1]:.2f} |")
+    this, that = (float(np.mean(walls[k])) for k in ("this", "other"))
+    print(f"| **mean** | **{this:.2f}** | **{that:.2f}** |\n\n"
+          f"wall time, this checkout against the other: {100 * (this / that - 1):+.1f} %")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver", type=Path,
@@ -126,9 +152,18 @@ def main() -> int:
     parser.add_argument("--sizes", nargs="*", type=int, default=[256, 512])
     parser.add_argument("--frames", type=int, default=150, help="frames per stage timing")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                        help="only time end to end renders, alternating this checkout with "
+                             "another (e.g. `git worktree add /tmp/old <commit>`), at the "
+                             "largest --sizes: this machine's speed drifts by 10-20 %% over "
+                             "a day, so builds are compared side by side, never across runs")
+    parser.add_argument("--pairs", type=int, default=5, help="renders of each with --compare")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; driver {args.driver.name}; "
           f"portrait {args.portrait.name}")
+    if args.compare is not None:
+        return compare(args.compare.resolve(), args.portrait.resolve(), args.driver.resolve(),
+                       max(args.sizes), args.pairs)
     for size in args.sizes:
         stages = stage_timings(args.portrait, args.driver, size, args.frames)
         print(f"\n## {size} px working size\n\n| stage | ms/frame | fps |\n|---|---|---|")
