@@ -4,8 +4,9 @@ Drawn in mouth coordinates: u runs 0..1 between the inner mouth corners, and dis
 below the upper lip / above the lower lip are in mouth widths, so the teeth keep their
 size as the jaw drops. Layers, back to front: a dark cavity tinted by the lip colour
 (darkest in the middle and towards the corners, like a real mouth in shadow), a hint of
-tongue, lower teeth (only when the mouth is well open), upper teeth hanging from the
-upper lip with the lip's shadow on them and faint gaps between incisors.
+tongue, lower teeth (standing just below the upper ones while the jaw is nearly closed,
+a hint above the lower lip once it drops), upper teeth hanging from the upper lip with
+the lip's shadow on them and faint gaps between incisors.
 
 Colours come from the portrait itself (lip and skin samples), so a painting or a dim
 photo gets dim teeth rather than glowing ones.
@@ -21,6 +22,8 @@ Tensor = torch.Tensor
 
 UPPER_TEETH = 0.15        # visible height of the upper incisors, mouth widths
 LOWER_TEETH = 0.035       # the lower teeth: a hint just above the lower lip
+JAW_OPEN = (0.16, 0.30)   # inner-lip gap, mouth widths: teeth together .. jaw dropped past them
+LOWER_TEETH_CLOSED = 0.40 # share of a nearly closed jaw's gap the lower teeth fill
 TEETH_HALF_WIDTH = 0.34   # teeth recede into the dark beyond this distance from the centre (u)
 TOOTH_PITCH = 0.07        # tooth width in u (mouth widths); gaps fall on multiples from the centre
 MAROON = (0.50, 0.16, 0.14)
@@ -101,16 +104,22 @@ def mouth_interior(u: Tensor, below_upper: Tensor, above_lower: Tensor, px: Tens
     gap = below_upper + above_lower
     depth = (below_upper / gap.clamp(min=1e-4)).clamp(0.0, 1.0)
     colour = _cavity(u, depth, above_lower, gap, px, lip3)
-    lower_h = torch.minimum(LOWER_TEETH * _arch(u, 0.2), 0.2 * gap) * ((gap - 0.25) / 0.1).clamp(0, 1)
-    lower_in = _edge(lower_h - above_lower, px) * (lower_h > 0.004).float()
-    colour = colour + (teeth3 * 0.45 - colour) * lower_in
     arch = _arch(u, TEETH_HALF_WIDTH)
-    upper_h = torch.minimum(UPPER_TEETH * arch * arch.sqrt(), 0.55 * gap)
-    upper_in = _edge(upper_h - below_upper, px) * (upper_h > 0.004).float()
     # Faint gaps between teeth: a comb of narrow dips, one per TOOTH_PITCH from the centre.
     sigma = torch.maximum(px * 0.7, torch.tensor(0.003))
     phase = torch.sin((u - 0.5) * (3.14159265 / TOOTH_PITCH)) * (TOOTH_PITCH / 3.14159265)
     lines = torch.exp(-((phase / sigma) ** 2))
+    # Lower teeth: with the jaw nearly closed (a smile, lips parted in speech) they stand
+    # just below the upper ones, a thin dark line between; as the jaw drops past them
+    # they sink to a hint above the lower lip.
+    together = 1.0 - ((gap - JAW_OPEN[0]) / (JAW_OPEN[1] - JAW_OPEN[0])).clamp(0.0, 1.0)
+    hint = torch.minimum(LOWER_TEETH * _arch(u, 0.2), 0.2 * gap) * ((gap - 0.25) / 0.1).clamp(0, 1)
+    lower_h = hint + together * (LOWER_TEETH_CLOSED * gap * arch - hint)
+    lower_in = _edge(lower_h - above_lower, px) * (lower_h > 0.004).float()
+    lower_light = (0.45 + 0.4 * together) * (0.4 + 0.6 * arch) * (1.0 - 0.12 * lines)
+    colour = colour + (teeth3 * lower_light - colour) * lower_in
+    upper_h = torch.minimum(UPPER_TEETH * arch * arch.sqrt(), 0.55 * gap)
+    upper_in = _edge(upper_h - below_upper, px) * (upper_h > 0.004).float()
     shadow = 1.0 - 0.35 * torch.exp(-below_upper / 0.02)
     light = (0.25 + 0.75 * arch * arch) * shadow * (1.0 - 0.12 * lines)
     return colour + (teeth3 * light - colour) * upper_in

@@ -169,6 +169,24 @@ def test_closed_source_mouth_gets_upper_teeth(generator):
     assert np.percentile(luma, 90) > np.percentile(lower_luma, 50) + 0.2
 
 
+@pytest.mark.parametrize("jaw, lower_luma", [(0.02, (0.35, 1.0)), (0.05, (0.0, 0.2))])
+def test_a_nearly_closed_jaw_shows_both_rows_of_teeth(generator, jaw, lower_luma):
+    """hopper's mouth is closed in the portrait, so the interior is drawn. Lips parted
+    with the jaw nearly closed (a smile, speech) show the lower teeth just below the
+    upper ones, not a dark cavity; a dropped jaw still shows the cavity. Measured: the
+    median luma of the opening's lower half (0.10 for both before the lower teeth rose)."""
+    size = 512
+    crop, lm = samples.portrait("hopper", size)
+    drv = samples.open_jaw(lm, jaw)
+    image, _ = render(generator, crop, lm, drv)
+    inside = inner_lip_mask(drv, size, erode_px=1)
+    rows = np.nonzero(inside.any(1))[0]
+    lower_half = inside.copy()
+    lower_half[:rows[0] + (rows[-1] - rows[0]) // 2 + 1] = False
+    luma = np.median(image[lower_half] @ np.array([0.30, 0.59, 0.11]))
+    assert lower_luma[0] < luma < lower_luma[1], luma
+
+
 @pytest.mark.parametrize("gap_px", [1.0, 1.5])
 def test_a_toothy_smile_closes_to_a_clean_seam(generator, gap_px):
     """The astronaut smiles with her teeth apart; brought almost shut (a pixel or two
