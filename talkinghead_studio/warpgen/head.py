@@ -122,9 +122,15 @@ def head_frame(drv: Tensor) -> HeadFrame:
 
 def head_weight(p: Tensor, frame: HeadFrame) -> Tensor:
     """How much of the head motion points p (..., 2) follow. Shape (...)."""
-    below_chin = ((p - frame.chin) * frame.down).sum(-1) / frame.height
+    return _head_weight_xy(p[..., 0], p[..., 1], frame)
+
+
+def _head_weight_xy(px: Tensor, py: Tensor, frame: HeadFrame) -> Tensor:
+    """:func:`head_weight` of points given as coordinate tensors px, py (same shape)."""
+    below_chin = ((px - frame.chin[0]) * frame.down[0]
+                  + (py - frame.chin[1]) * frame.down[1]) / frame.height
     neck = 1.0 - smoothstep(0.0, NECK_LENGTH, below_chin)
-    edge = torch.minimum(p, 1.0 - p).min(-1).values
+    edge = torch.minimum(torch.minimum(px, 1.0 - px), torch.minimum(py, 1.0 - py))
     return neck * smoothstep(BORDER_ZERO, BORDER_FULL, edge)
 
 
@@ -142,11 +148,7 @@ def outside_backward_planar(px: Tensor, py: Tensor, head_inv: Affine, frame: Hea
     The same field on the coarse grid: an Nx2 layout there makes every step broadcast an
     (N, 1) or (2,) operand over rows of two, which onnxruntime runs element pair by
     element pair (~0.2 ms per op at 512 px); rows of N run at full speed."""
-    down_x, down_y = frame.down[0], frame.down[1]
-    below_chin = ((px - frame.chin[0]) * down_x + (py - frame.chin[1]) * down_y) / frame.height
-    neck = 1.0 - smoothstep(0.0, NECK_LENGTH, below_chin)
-    edge = torch.minimum(torch.minimum(px, 1.0 - px), torch.minimum(py, 1.0 - py))
-    weight = neck * smoothstep(BORDER_ZERO, BORDER_FULL, edge)
+    weight = _head_weight_xy(px, py, frame)
     A, t = head_inv.A, head_inv.t
     qx = A[0, 0] * px + A[0, 1] * py + t[0]
     qy = A[1, 0] * px + A[1, 1] * py + t[1]

@@ -126,7 +126,7 @@ class MeshWarpGenerator(torch.nn.Module):
         maps = TriangleMaps(torch.cat([drv, ring_d, drv[fill_lower]], 0),
                             torch.cat([clean.mesh_source[:, :2], ring_s, clean.fill_source], 0),
                             self.tris)
-        ids, inside = rasterise(maps, self.all_tris, coarse, planar=True)   # inside: 2 x c*c
+        ids, inside = rasterise(maps, self.all_tris, coarse)                # inside: 2 x c*c
         cells = window_centres(coarse, (0, 0, coarse, coarse))
         covered = ids >= 0
         outside = outside_backward_planar(cells[:, 0], cells[:, 1],

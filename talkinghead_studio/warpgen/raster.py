@@ -112,15 +112,16 @@ def _size_classes(maps: TriangleMaps, subset: Tensor) -> list[Tensor]:
     return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def rasterise(maps: TriangleMaps, subset: Tensor, r, window=None, max_block=None,
-              planar: bool = False) -> tuple[Tensor, Tensor]:
+def rasterise(maps: TriangleMaps, subset: Tensor, r, window=None, max_block=None
+              ) -> tuple[Tensor, Tensor]:
     """Front-most triangle at each cell centre of an r x r grid, and its source point.
 
     maps: the frame's triangles; subset: indices of the triangles to draw; window:
     (y0, x0, ny, nx) cells to cover (default: the whole grid); max_block caps the search
     block (cells), leaving parts of larger triangles to the caller's fallback.
-    Returns (triangle index (ny*nx) long, -1 where uncovered; source point (ny*nx)x2,
-    crop units, or 2x(ny*nx) (x row, y row) when ``planar``).
+    Returns (triangle index (ny*nx) long, -1 where uncovered; source point 2x(ny*nx),
+    x row and y row, crop units: rows of N, which onnxruntime's broadcasts run far
+    faster than Nx2 pairs).
     """
     if window is None:
         window = (0, 0, r, r)
@@ -141,7 +142,7 @@ def rasterise(maps: TriangleMaps, subset: Tensor, r, window=None, max_block=None
     m = maps.src[ids.clamp(min=0)]                                   # (ny*nx)x6
     x, y = centres[:, 0], centres[:, 1]
     source = torch.stack([m[:, 0] * x + m[:, 1] * y + m[:, 2],
-                          m[:, 3] * x + m[:, 4] * y + m[:, 5]], 0 if planar else -1)
+                          m[:, 3] * x + m[:, 4] * y + m[:, 5]], 0)
     return ids, source
 
 
