@@ -1,7 +1,8 @@
 """Rebuild models/mesh_warp.onnx from talkinghead_studio/warpgen (needs the "train" extra).
 
     python models/build_mesh_warp.py            # writes mesh_warp.onnx, its sampling
-                                                # companion and mesh_warp.onnx.sha256
+                                                # companion and the companion's portrait
+                                                # stage, and mesh_warp.onnx.sha256
     python models/build_mesh_warp.py --check    # rebuild to a temp folder, compare outputs
 
 Deterministic: no weights, no randomness beyond a seeded tracing example. The build
@@ -23,10 +24,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from talkinghead_studio.warpgen import topology  # noqa: E402
 from talkinghead_studio.warpgen.export import INPUTS as INPUT_ORDER  # noqa: E402
-from talkinghead_studio.warpgen.export import RESOLUTIONS, companion_path, export_onnx  # noqa: E402
+from talkinghead_studio.warpgen.export import (  # noqa: E402
+    RESOLUTIONS, companion_path, export_onnx, stage_path)
 
 TARGET = HERE / "mesh_warp.onnx"
 COMPANION = companion_path(TARGET)
+STAGE = stage_path(TARGET)
 
 
 def check_topology() -> None:
@@ -51,19 +54,18 @@ def reference_runs(path: Path) -> dict[tuple[int, str], list[np.ndarray]]:
     """Outputs of the ONNX file for every reference case at both resolutions: the
     contract's [image, mask] and, appended, the companion's frame composed by OpenCV
     (as float [0,1], 1x3xRxR)."""
-    from talkinghead_studio.inference.sampling import COMPANION_INPUTS, COMPANION_OUTPUTS, compose
+    from talkinghead_studio.inference.sampling import CompanionRunner, compose
     from talkinghead_studio.warpgen import samples
-    from talkinghead_studio.warpgen.model import COARSE
 
-    sess, companion = session(path), session(companion_path(path))
+    sess = session(path)
+    companion = CompanionRunner(companion_path(path), session,
+                                dict(sess.get_modelmeta().custom_metadata_map))
     results = {}
     for size in RESOLUTIONS:
         crop, lm = samples.astronaut(size)
         for name, drv in samples.reference_cases(lm).items():
             feeds = samples.feeds(crop, lm, drv)
-            fields = companion.run(list(COMPANION_OUTPUTS),
-                                   {k: feeds[k] for k in COMPANION_INPUTS})
-            image, _ = compose(dict(zip(COMPANION_OUTPUTS, fields)), crop, None, COARSE)
+            image, _ = compose(companion.run(feeds), crop, None, companion.coarse)
             composed = image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
             results[size, name] = sess.run(["image", "mask"], feeds) + [composed]
     return results
@@ -123,10 +125,11 @@ def main() -> None:
     worst = companion_agreement(TARGET)
     if worst[0] > 0.5 / 255 or worst[1] > 4.0 / 255:
         raise SystemExit(f"companion + OpenCV differs from the main file: {worst}")
-    lines = [f"{sha256(path)}  {path.name}\n" for path in (TARGET, COMPANION)]
+    lines = [f"{sha256(path)}  {path.name}\n" for path in (TARGET, COMPANION, STAGE)]
     (HERE / "mesh_warp.onnx.sha256").write_text("".join(lines))
-    print(f"wrote {TARGET} ({TARGET.stat().st_size / 1024:.0f} KiB) and {COMPANION.name} "
-          f"({COMPANION.stat().st_size / 1024:.0f} KiB); onnx vs torch |diff| mean "
+    print(f"wrote {TARGET} ({TARGET.stat().st_size / 1024:.0f} KiB), {COMPANION.name} "
+          f"({COMPANION.stat().st_size / 1024:.0f} KiB) and {STAGE.name} "
+          f"({STAGE.stat().st_size / 1024:.0f} KiB); onnx vs torch |diff| mean "
           f"{mean:.1e}, p99.9 {p999:.1e}; companion+OpenCV vs onnx |diff| mean "
           f"{worst[0] * 255:.2f}/255, max {worst[1] * 255:.0f}/255")
 

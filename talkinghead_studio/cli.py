@@ -155,7 +155,7 @@ def _progress_bar(total_hint: int, quiet: bool, unit: str = "frame"):
                 "[{elapsed}<{remaining}, {rate_fmt}]")
 
 
-def _in_background(function, *args) -> Future:
+def _in_background(function, *args, name: str = "generator-open") -> Future:
     """Run function(*args) on a daemon thread; its result or exception in a Future.
     (A daemon, unlike an executor's worker, never holds up the exit after an error.)"""
     future: Future = Future()
@@ -167,18 +167,23 @@ def _in_background(function, *args) -> Future:
             except BaseException as exc:   # surfaced by future.result(), where it is awaited
                 future.set_exception(exc)
 
-    threading.Thread(target=run, name="generator-open", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future
 
 
 def cmd_render(args) -> int:
     # Opening the generator (~0.5 s of onnxruntime work, which releases the GIL) overlaps
     # the imports below (~0.4 s on one core); the render then starts with it ready and
-    # tracks the driver's first seconds with the other core to itself. Its errors
-    # surface where the render would have opened it, after the input checks.
+    # tracks the driver's first seconds with the other core to itself. Probing the
+    # driver (two ffmpeg runs, ~0.05 s, which the tracking waits for) overlaps them
+    # too. Errors of both surface where the render would have met them, after the
+    # input checks.
     from talkinghead_studio.inference.session import open_generator
 
     opening = _in_background(open_generator, args.model, args.provider)
+    from talkinghead_studio.core.driver import open_driver_info
+
+    probing = _in_background(open_driver_info, args.driver, name="driver-probe")
     import cv2
 
     from talkinghead_studio.config import ExportSettings, RenderSettings
@@ -190,7 +195,7 @@ def cmd_render(args) -> int:
     # only adds hand-offs (measured at 512 px: ~0.5 CPU-s less per 221-frame clip).
     cv2.setNumThreads(1)
 
-    # Refuse to overwrite an input before anything else is looked at.
+    # Refuse to overwrite an input before anything is written.
     check_output_path(args.output, [args.portrait, args.driver, *args.reference],
                       allow_folder=True)
     job = RenderJob(
@@ -211,7 +216,8 @@ def cmd_render(args) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        result = render(job, progress=on_progress, cancel=cancel, generator_loading=opening)
+        result = render(job, progress=on_progress, cancel=cancel, generator_loading=opening,
+                        driver_probing=probing)
     except KeyboardInterrupt:
         cancel.set()
         raise RenderCancelled("Render cancelled; no file was written.") from None

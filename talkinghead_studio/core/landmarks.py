@@ -100,13 +100,7 @@ class FaceMeshDetector:
         if not result.multi_face_landmarks:
             return []
         scale = np.array([width, height, width], dtype=np.float32)
-        faces = []
-        for face in result.multi_face_landmarks:
-            normalised = np.array(
-                [(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32
-            )
-            faces.append(normalised * scale)
-        return faces
+        return [_landmark_array(face) * scale for face in result.multi_face_landmarks]
 
     def close(self) -> None:
         self._mesh.close()
@@ -116,3 +110,27 @@ class FaceMeshDetector:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+#: One NormalizedLandmark as protobuf writes it when only x, y, z are set: the field
+#: header (field 1, length 15), then x, y, z each as a tag byte and a little-endian float.
+_LANDMARK_WIRE = np.dtype([("head", "u1", 2), ("x_tag", "u1"), ("x", "<f4"), ("y_tag", "u1"),
+                           ("y", "<f4"), ("z_tag", "u1"), ("z", "<f4")])
+_LANDMARK_TAGS = (0x0D, 0x15, 0x1D)
+
+
+def _landmark_array(face) -> np.ndarray:
+    """A NormalizedLandmarkList as an Nx3 float32 array (normalised units).
+
+    Read from the message's wire bytes in one numpy view (0.01 ms) rather than through
+    478 Python attribute reads (0.27 ms a frame, on the driver tracking's critical path);
+    any other layout (visibility or presence set, a field missing) takes the slow path."""
+    wire = face.SerializeToString()
+    if len(wire) % _LANDMARK_WIRE.itemsize == 0:
+        records = np.frombuffer(wire, _LANDMARK_WIRE)
+        if (np.all(records["head"] == (0x0A, 0x0F))
+                and np.all(records["x_tag"] == _LANDMARK_TAGS[0])
+                and np.all(records["y_tag"] == _LANDMARK_TAGS[1])
+                and np.all(records["z_tag"] == _LANDMARK_TAGS[2])):
+            return np.stack([records["x"], records["y"], records["z"]], -1)
+    return np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32)

@@ -172,18 +172,20 @@ def _put(box: queue.Queue, item, stop: threading.Event, force: bool = False) -> 
 def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = None,
            cancel: threading.Event | None = None, generator: OnnxGenerator | None = None,
            portrait: PreparedPortrait | None = None,
-           generator_loading: Future | None = None) -> RenderResult:
+           generator_loading: Future | None = None,
+           driver_probing: Future | None = None) -> RenderResult:
     """Render a job to its output file. Raises StudioError subclasses on bad input and
     RenderCancelled when ``cancel`` is set; in both cases no output file appears.
 
     generator: an open generator to use; generator_loading: one the caller is already
     opening for ``job.render`` (its errors are raised where opening it here would
-    raise them); neither: it is opened here, beside the other start-up work."""
+    raise them); neither: it is opened here, beside the other start-up work.
+    driver_probing: open_driver_info(job.driver) already running (the same applies)."""
     cancel = cancel or threading.Event()
     started = time.perf_counter()
     check_output_path(job.output, [job.portrait, job.driver, *job.references],
                       allow_folder=job.export.format == "png")
-    driver = open_driver_info(job.driver)
+    driver = driver_probing.result() if driver_probing else open_driver_info(job.driver)
     fps = driver.fps
     stop = threading.Event()          # stops the pipeline stages (error or cancel)
     driver_stop = threading.Event()   # stops the driver's decoding thread

@@ -72,6 +72,11 @@ class TensorSpec:
     shape: tuple
 
 
+def tensor_specs(nodes) -> list[TensorSpec]:
+    """onnxruntime NodeArg list -> TensorSpec list (shape dims: int or symbolic str)."""
+    return [TensorSpec(n.name, n.type, tuple(n.shape)) for n in nodes]
+
+
 @dataclass(frozen=True)
 class GeneratorInfo:
     """What the contract check learned about a model."""

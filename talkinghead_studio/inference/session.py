@@ -22,6 +22,7 @@ from talkinghead_studio.inference.contract import (
     OPTIONAL_INPUTS,
     TensorSpec,
     check_generator,
+    tensor_specs,
 )
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,6 @@ def resolve_providers(choice: ProviderChoice) -> list[str]:
 def short_provider_name(provider: str) -> str:
     """'CUDAExecutionProvider' -> 'CUDA', for status bars and logs."""
     return _SHORT_NAMES.get(provider, provider.replace("ExecutionProvider", ""))
-
-
-def tensor_specs(nodes) -> list[TensorSpec]:
-    """onnxruntime NodeArg list -> TensorSpec list (shape dims: int or symbolic str)."""
-    return [TensorSpec(n.name, n.type, tuple(n.shape)) for n in nodes]
 
 
 def default_thread_count() -> int:
@@ -173,8 +169,7 @@ class OnnxGenerator:
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._ort, self._session_options, self._requested = ort, session_options, requested
         self._session = None
-        self._companion = None
-        self._coarse = 0
+        self._companion: sampling.CompanionRunner | None = None
         cpu_only = requested == [_PROVIDER_NAMES["cpu"]]
         if options.use_companion and cpu_only:
             # On a GPU the in-graph sampling is cheap and copying fields back would cost
@@ -218,7 +213,8 @@ class OnnxGenerator:
             raise self._not_a_model(exc) from exc
 
     def _open_companion(self, meta: dict[str, str]) -> None:
-        """Open the sampling companion the metadata names, if it is there and fits.
+        """Open the sampling companion the metadata names (and its portrait stage), if
+        they are there and fit.
 
         A missing or broken companion only costs speed: the main file still renders, so
         it is logged, not raised."""
@@ -226,20 +222,17 @@ class OnnxGenerator:
         if not name:
             return
         path = self.path.with_name(Path(name).name)
+
+        def open_cpu_session(file: str):
+            return self._ort.InferenceSession(file, sess_options=self._session_options,
+                                              providers=[_PROVIDER_NAMES["cpu"]])
+
         try:
-            companion = self._ort.InferenceSession(
-                str(path), sess_options=self._session_options,
-                providers=[_PROVIDER_NAMES["cpu"]])
-            self._coarse = sampling.check_companion(
-                tensor_specs(companion.get_inputs()), tensor_specs(companion.get_outputs()),
-                dict(companion.get_modelmeta().custom_metadata_map), dict(meta), path.name)
-        except Exception as exc:  # onnxruntime and the check raise several types
+            self._companion = sampling.CompanionRunner(path, open_cpu_session, dict(meta))
+        except Exception as exc:  # onnxruntime and the checks raise several types
             log.warning("sampling companion %s not used (%s); rendering with %s alone, "
                         "which is slower on the CPU", path.name,
                         (str(exc).splitlines() or [""])[0][:200], self.path.name)
-            return
-        self._companion = companion
-        self._companion_inputs = tuple(i.name for i in companion.get_inputs())
 
     @property
     def uses_companion(self) -> bool:
@@ -284,10 +277,8 @@ class OnnxGenerator:
             image = np.clip(outputs["image"][0].transpose(1, 2, 0) * 255.0 + 0.5, 0, 255)
             mask = outputs.get("mask")
             return image.astype(np.uint8), (None if mask is None else mask[0, 0])
-        values = self._companion.run(list(sampling.COMPANION_OUTPUTS),
-                                     {n: feeds[n] for n in self._companion_inputs})
-        return sampling.compose(dict(zip(sampling.COMPANION_OUTPUTS, values)), portrait,
-                                plate, self._coarse)
+        return sampling.compose(self._companion.run(feeds), portrait, plate,
+                                self._companion.coarse)
 
 
 #: The generator the app ships, in models/.

@@ -12,7 +12,8 @@ import torch
 
 from talkinghead_studio.inference.contract import META_COMPANION, contract_metadata
 from talkinghead_studio.inference.sampling import (COMPANION_INPUTS, COMPANION_OUTPUTS,
-                                                   companion_metadata)
+                                                   STAGE_INPUTS, companion_metadata,
+                                                   stage_metadata)
 from talkinghead_studio.warpgen.model import COARSE, MeshWarpGenerator, SamplingFields
 
 NAME = "Mesh warp"
@@ -23,12 +24,20 @@ INPUTS = ("source_image", "source_landmarks", "driving_landmarks", "source_matte
           "background_image")
 OUTPUTS = ("image", "mask")
 COMPANION_SUFFIX = ".sampling.onnx"
+STAGE_SUFFIX = ".portrait.onnx"
+STATE_PREFIX = "portrait_state_"
 
 
 def companion_path(path: str | Path) -> Path:
     """Where the sampling companion of the generator at ``path`` lives."""
     path = Path(path)
     return path.with_name(path.name.removesuffix(".onnx") + COMPANION_SUFFIX)
+
+
+def stage_path(path: str | Path) -> Path:
+    """Where the companion's portrait stage of the generator at ``path`` lives."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".onnx") + STAGE_SUFFIX)
 
 
 def example_inputs(size: int = 256) -> tuple[torch.Tensor, ...]:
@@ -49,9 +58,11 @@ def example_inputs(size: int = 256) -> tuple[torch.Tensor, ...]:
 
 def export_onnx(path: str | Path) -> Path:
     """Write the generator to ``path`` with dynamic spatial axes and contract metadata,
-    and its sampling companion beside it (see :func:`companion_path`)."""
+    and its sampling companion and the companion's portrait stage beside it (see
+    :func:`companion_path`, :func:`stage_path`)."""
     path = Path(path)
     companion = companion_path(path)
+    stage = stage_path(path)
     spatial = {2: "R", 3: "R"}
     _export(MeshWarpGenerator(), example_inputs(), path, INPUTS, OUTPUTS,
             {"source_image": spatial, "source_matte": spatial,
@@ -65,10 +76,113 @@ def export_onnx(path: str | Path) -> Path:
             {"source_image": spatial, "source_matte": spatial,
              "sampling_fields": {1: "c", 2: "c"}, "refine_index": {0: "N"},
              "refine_map": {0: "N"}, "inner_layer": {0: "P"}},
-            companion_metadata(NAME, RESOLUTIONS, COARSE),
+            companion_metadata(NAME, RESOLUTIONS, COARSE, stage.name),
             "Sampling companion of the Talking-Head Studio mesh-warp generator: the same "
             "warp up to its full-resolution sampling, which the app does with OpenCV.")
+    _split_portrait_stage(companion, stage)
     return path
+
+
+def _split_portrait_stage(companion: Path, stage: Path) -> None:
+    """Move the companion's portrait-only part into its own file.
+
+    Every node whose inputs all derive from the portrait (STAGE_INPUTS) and constants
+    goes to ``stage``; the tensors the rest of the graph reads from that part become the
+    stage's outputs and the companion's inputs, named STATE_PREFIX + number. The app
+    runs the stage once per portrait (inference/sampling.py CompanionRunner). The split
+    is checked: both files together give the companion's outputs exactly."""
+    import onnx
+    from onnx import helper
+
+    whole = onnx.load(str(companion))
+    graph = whole.graph
+    constants = {t.name for t in graph.initializer}
+    portrait_only = constants | {i.name for i in graph.input if i.name in STAGE_INPUTS} | {""}
+    stage_nodes, frame_nodes = [], []
+    for node in graph.node:     # ONNX graphs are stored in topological order
+        if all(name in portrait_only for name in node.input):
+            stage_nodes.append(node)
+            portrait_only.update(node.output)
+        else:
+            frame_nodes.append(node)
+    inputs = {i.name for i in graph.input}
+    frontier: list[str] = []
+    for node in frame_nodes:
+        for name in node.input:
+            if (name and name in portrait_only and name not in constants and name not in inputs
+                    and name not in frontier):
+                frontier.append(name)
+    if any(o.name in portrait_only for o in graph.output):
+        raise RuntimeError("a companion output depends on the portrait alone")
+    rename = {old: f"{STATE_PREFIX}{k:02d}" for k, old in enumerate(frontier)}
+    for node in graph.node:
+        node.input[:] = [rename.get(n, n) for n in node.input]
+        node.output[:] = [rename.get(n, n) for n in node.output]
+    types = {v.name: v for v in graph.value_info}
+    states = []
+    for old, new in rename.items():
+        value = onnx.ValueInfoProto()
+        value.CopyFrom(types[old])
+        value.name = new
+        states.append(value)
+
+    def part(nodes, part_inputs, part_outputs, metadata, doc):
+        used = {n for node in nodes for n in node.input}
+        produced = {n for node in nodes for n in node.output}
+        g = helper.make_graph(
+            nodes, graph.name, part_inputs, part_outputs,
+            [t for t in graph.initializer if t.name in used],
+            value_info=[v for v in graph.value_info if v.name in produced and
+                        v.name not in {o.name for o in part_outputs}])
+        model = helper.make_model(g, opset_imports=whole.opset_import,
+                                  ir_version=whole.ir_version, producer_name=whole.producer_name)
+        for key, value in metadata.items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        model.doc_string = doc
+        onnx.checker.check_model(model)
+        return model
+
+    frame_used = {n for node in frame_nodes for n in node.input}
+    stage_used = {n for node in stage_nodes for n in node.input}
+    meta = {p.key: p.value for p in whole.metadata_props}
+    frame = part(frame_nodes,
+                 [i for i in graph.input if i.name in frame_used] + states,
+                 list(graph.output), meta, whole.doc_string)
+    portrait = part(stage_nodes, [i for i in graph.input if i.name in stage_used], states,
+                    stage_metadata(NAME, RESOLUTIONS),
+                    "Portrait stage of the Talking-Head Studio mesh-warp generator's sampling "
+                    "companion: the part of the warp that depends on the portrait alone, run "
+                    "once per portrait.")
+    _check_split(whole, portrait, frame)
+    onnx.save(portrait, str(stage))
+    onnx.save(frame, str(companion))
+
+
+def _check_split(whole, portrait, frame) -> None:
+    """Both parts together must give the whole companion's outputs, bit for bit."""
+    import numpy as np
+    import onnxruntime as ort
+
+    def open_(model):
+        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    image, lm, _, matte, _ = example_inputs()
+    rng = np.random.default_rng(0)
+    driving = lm.numpy() + rng.normal(0.0, 0.002, lm.shape).astype(np.float32)
+    feeds = {"source_image": image.numpy(), "source_landmarks": lm.numpy(),
+             "driving_landmarks": driving, "source_matte": matte.numpy()}
+    want = open_(whole).run(list(COMPANION_OUTPUTS), feeds)
+    stage_session, frame_session = open_(portrait), open_(frame)
+    stage_names = [i.name for i in stage_session.get_inputs()]
+    state = dict(zip([o.name for o in stage_session.get_outputs()],
+                     stage_session.run(None, {k: feeds[k] for k in stage_names})))
+    frame_feeds = {i.name: state[i.name] if i.name in state else feeds[i.name]
+                   for i in frame_session.get_inputs()}
+    got = frame_session.run(list(COMPANION_OUTPUTS), frame_feeds)
+    for name, a, b in zip(COMPANION_OUTPUTS, want, got):
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            raise RuntimeError(f"the split companion's {name} differs from the whole one's")
 
 
 def _export(model: torch.nn.Module, example: tuple, path: Path, inputs: tuple,

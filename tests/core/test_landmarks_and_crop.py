@@ -79,3 +79,25 @@ def test_paste_back_changes_only_the_crop_region(astronaut):
     assert np.array_equal(frame[outside], astronaut.rgb[outside])
     centre = frame[int(box.cy), int(box.cx)]
     assert centre.max() == 0                         # centre fully replaced
+
+
+def test_landmarks_read_from_wire_bytes_equal_the_messages_own_fields():
+    """The fast reader of MediaPipe's landmark lists must give exactly the message's
+    x, y, z, and fall back to the fields when the message carries more than x, y, z."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from talkinghead_studio.core.landmarks import _landmark_array
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.5, 0.3, (478, 3)).astype(np.float32)
+    values[7] = 0.0                      # zeros are still written (the message is proto2)
+    plain = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in values:
+        plain.landmark.add(x=x, y=y, z=z)
+    assert np.array_equal(_landmark_array(plain), values)
+    richer = landmark_pb2.NormalizedLandmarkList()
+    for index, (x, y, z) in enumerate(values):
+        point = richer.landmark.add(x=x, y=y, z=z)
+        if index % 50 == 0:
+            point.visibility = 0.9       # another layout: read field by field
+    assert np.array_equal(_landmark_array(richer), values)

@@ -55,13 +55,48 @@ def test_companion_frames_equal_the_contract_files_frames(fast, in_graph, size, 
         assert np.abs(image[2:-2, 2:-2].astype(int) - crop[2:-2, 2:-2]).max() <= 2
 
 
-def test_the_shipped_companion_is_the_recorded_one(shipped_model):
+def test_the_shipped_companion_and_its_portrait_stage_are_the_recorded_ones(shipped_model):
     import hashlib
 
     recorded = dict(reversed(line.split()) for line in
                     (shipped_model.parent / "mesh_warp.onnx.sha256").read_text().splitlines())
-    companion = shipped_model.with_name("mesh_warp.sampling.onnx")
-    assert hashlib.sha256(companion.read_bytes()).hexdigest() == recorded[companion.name]
+    for name in ("mesh_warp.sampling.onnx", "mesh_warp.portrait.onnx"):
+        companion = shipped_model.with_name(name)
+        assert hashlib.sha256(companion.read_bytes()).hexdigest() == recorded[name]
+
+
+def test_the_portrait_stage_runs_once_per_portrait_not_once_per_frame(shipped_model):
+    """Frames of one portrait reuse its stage outputs; another portrait (an extra view)
+    gets its own, and the frames equal a runner that starts afresh each time."""
+    generator = OnnxGenerator(shipped_model, CPU)
+    runner = generator._companion
+    assert runner.stage is not None and len(runner.stage_outputs) > 10
+    calls = []
+    real_run = runner.stage.run
+
+    class CountingStage:
+        def run(self, *args):
+            calls.append(1)
+            return real_run(*args)
+
+    runner.stage = CountingStage()
+    crop, lm = samples.portrait("astronaut", 256)
+    other, other_lm = samples.portrait("hopper", 256)
+    cases = samples.reference_cases(lm)
+    first = samples.feeds(crop, lm, cases["jaw"])
+    view = samples.feeds(other, other_lm, cases["jaw"])
+    frames = []
+    for name in ("jaw", "blink", "head"):
+        feeds = dict(first, driving_landmarks=cases[name][None].astype(np.float32))
+        frames.append(generator.render(feeds, crop, None)[0])
+        generator.render(dict(view, driving_landmarks=cases[name][None].astype(np.float32)),
+                         other, None)
+    assert len(calls) == 2
+    fresh = OnnxGenerator(shipped_model, CPU)
+    for name, frame in zip(("jaw", "blink", "head"), frames):
+        feeds = {k: v.copy() for k, v in first.items()}
+        feeds["driving_landmarks"] = cases[name][None].astype(np.float32)
+        assert np.array_equal(fresh.render(feeds, crop, None)[0], frame)
 
 
 def _copy_model(shipped_model, folder):
@@ -70,12 +105,20 @@ def _copy_model(shipped_model, folder):
     return target
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage", "other_model"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "other_model", "stage_missing",
+                                    "stage_garbage", "stage_swapped"])
 def test_a_missing_or_broken_companion_falls_back_to_the_contract_file(
         shipped_model, tmp_path, caplog, damage):
     model = _copy_model(shipped_model, tmp_path)
     companion = tmp_path / "mesh_warp.sampling.onnx"
-    if damage == "garbage":
+    stage = tmp_path / "mesh_warp.portrait.onnx"
+    if damage.startswith("stage"):
+        shutil.copy(shipped_model.with_name(companion.name), companion)
+        if damage == "stage_garbage":
+            stage.write_bytes(b"\x08\x01garbage" * 50)
+        elif damage == "stage_swapped":
+            shutil.copy(shipped_model.with_name(companion.name), stage)   # not a stage
+    elif damage == "garbage":
         companion.write_bytes(b"\x08\x01garbage" * 50)
     elif damage == "other_model":
         shutil.copy(shipped_model, companion)        # a model, but not a companion
@@ -128,9 +171,7 @@ def test_the_eye_and_mouth_layer_comes_in_three_tight_windows(fast):
     the nose and cheeks, a quarter of a 512 px frame's generator time."""
     crop, lm = samples.portrait("astronaut", 512)
     feeds = samples.feeds(crop, lm, samples.reference_cases(lm)["all"])
-    values = fast._companion.run(list(sampling.COMPANION_OUTPUTS),
-                                 {n: feeds[n] for n in fast._companion_inputs})
-    outputs = dict(zip(sampling.COMPANION_OUTPUTS, values))
+    outputs = fast._companion.run(feeds)
     boxes = outputs["inner_window"]
     assert boxes.shape == (3, 4)
     assert len(outputs["inner_layer"]) == int((boxes[:, 2] * boxes[:, 3]).sum())
