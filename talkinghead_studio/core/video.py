@@ -226,6 +226,17 @@ def temporary_sibling(target: Path, suffix: str | None = None) -> Path:
     return Path(name)
 
 
+#: How the frames were converted, written into the stream so that players need not guess:
+#: BT.601 matrix, limited range (what :meth:`AtomicVideoWriter.write` converts with), on
+#: sRGB content (BT.709 primaries, sRGB transfer). Untagged, many players pick the matrix
+#: by frame size and decode anything of 720 lines or more as BT.709, which shifts skin
+#: tones and reds (most portraits are that large). (Primaries and transfer go through
+#: x264's own options: ffmpeg's -color_primaries / -color_trc do not reach the stream
+#: for frames piped in raw.)
+COLOUR_TAGS = ("-colorspace", "smpte170m", "-color_range", "tv", "-x264-params",
+               "colorprim=bt709:transfer=iec61966-2-1:colormatrix=smpte170m")
+
+
 class AtomicVideoWriter:
     """Writes an H.264 MP4 (yuv420p) frame by frame; appears at ``target`` only on success.
 
@@ -260,6 +271,7 @@ class AtomicVideoWriter:
 
         self._temp = temporary_sibling(self.target, ".mp4")
         output_params = ["-crf", str(self.crf), "-preset", "veryfast",
+                         *COLOUR_TAGS,
                          "-movflags", "+faststart+use_metadata_tags", *self.metadata_args]
         if self.audio_from is not None:
             # The video decides the length: pad the audio with silence, then stop at the

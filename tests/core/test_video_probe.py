@@ -28,3 +28,29 @@ def test_an_unparsable_banner_falls_back_to_the_decoder(sample_driver, monkeypat
 
 def test_a_banner_without_a_usable_stream_is_not_trusted():
     assert video._header_from_banner("Input #0, mov: nothing useful here") is None
+
+
+def test_written_videos_keep_their_colours_and_say_how_they_were_encoded(tmp_path):
+    """Frames are converted to yuv420p here (OpenCV, BT.601 limited range) and the stream
+    is tagged with that matrix: flat colour patches come back within the codec's
+    rounding, with U and V the right way round, and players need not guess."""
+    import numpy as np
+
+    from talkinghead_studio.core.video import AtomicVideoWriter, iter_frames
+
+    colours = [(200, 40, 40), (40, 180, 60), (30, 60, 210), (235, 200, 170), (90, 90, 90),
+               (250, 250, 250)]
+    frame = np.zeros((96, 97, 3), np.uint8)        # an odd width: padded, then cropped
+    for index, colour in enumerate(colours):
+        frame[:, index * 16:(index + 1) * 16] = colour
+    frame[:, 96:] = colours[-1]
+    target = tmp_path / "chart.mp4"
+    with AtomicVideoWriter(target, (97, 96), 25.0) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    decoded = next(iter(iter_frames(target)))
+    assert decoded.shape == (96, 98, 3)
+    for index, colour in enumerate(colours):
+        patch = decoded[8:-8, index * 16 + 4:(index + 1) * 16 - 4].reshape(-1, 3).mean(0)
+        assert np.abs(patch - colour).max() < 3.0, (colour, patch)
+    assert "tv, smpte170m/bt709/iec61966-2-1" in video._ffmpeg_banner(target)
