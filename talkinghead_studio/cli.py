@@ -171,19 +171,29 @@ def _in_background(function, *args, name: str = "generator-open") -> Future:
     return future
 
 
-def cmd_render(args) -> int:
-    # Opening the generator (~0.5 s of onnxruntime work, which releases the GIL) overlaps
-    # the imports below (~0.4 s on one core); the render then starts with it ready and
-    # tracks the driver's first seconds with the other core to itself. Probing the
-    # driver (two ffmpeg runs, ~0.05 s, which the tracking waits for) overlaps them
-    # too. Errors of both surface where the render would have met them, after the
-    # input checks.
+def _open_generator(model, provider):
+    # Imported here, on the background thread, so the main thread's imports go on.
     from talkinghead_studio.inference.session import open_generator
 
-    opening = _in_background(open_generator, args.model, args.provider)
-    from talkinghead_studio.core.driver import open_driver_info
+    return open_generator(model, provider)
 
-    probing = _in_background(open_driver_info, args.driver, name="driver-probe")
+
+def _start_driver(path, motion, max_frames):
+    from talkinghead_studio.core.driver import start_driver
+
+    return start_driver(path, motion, max_frames, 0)
+
+
+def cmd_render(args) -> int:
+    # Opening the generator (~0.5 s of onnxruntime work, which releases the GIL) overlaps
+    # the imports below (~0.4 s on one core); so does opening the driver and tracking its
+    # first seconds, which no frame can wait less for (the neutral frame is picked from
+    # them). Errors of both surface where the render would have met them, after the
+    # input checks.
+    opening = _in_background(_open_generator, args.model, args.provider)
+    motion = _motion_settings(args)
+    starting = _in_background(_start_driver, args.driver, motion, args.max_frames,
+                              name="driver-start")
     import cv2
 
     from talkinghead_studio.config import ExportSettings, RenderSettings
@@ -200,7 +210,7 @@ def cmd_render(args) -> int:
                       allow_folder=True)
     job = RenderJob(
         portrait=args.portrait, driver=args.driver, output=args.output,
-        motion=_motion_settings(args),
+        motion=motion,
         render=RenderSettings(size=args.size, provider=args.provider, model_path=args.model,
                               max_side=args.max_side, max_frames=args.max_frames,
                               rigid_glasses=args.glasses == "auto"),
@@ -217,7 +227,7 @@ def cmd_render(args) -> int:
 
     try:
         result = render(job, progress=on_progress, cancel=cancel, generator_loading=opening,
-                        driver_probing=probing)
+                        driver_starting=starting)
     except KeyboardInterrupt:
         cancel.set()
         raise RenderCancelled("Render cancelled; no file was written.") from None

@@ -5,19 +5,24 @@ source, and an iterator of (index, landmarks 478x3 float32 driver pixels, detect
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from talkinghead_studio.config import MotionSettings
+from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
 from talkinghead_studio.core.track import GapFiller, MotionTrack, detect_stream
 from talkinghead_studio.core.video import VideoInfo, iter_frames, probe_video
 from talkinghead_studio.errors import InputFileError, NoFaceFound
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DriverInfo:
@@ -145,3 +150,76 @@ def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None
                 f"a face is clearly visible and facing the camera.") from None
 
     yield from _prefetch(detections(), depth=8, stop=stop)
+
+
+def neutral_head(stream: Iterator, motion: MotionSettings, fps: float
+                 ) -> tuple[list, np.ndarray | None]:
+    """Read the first seconds of landmarks and pick the driver's neutral frame.
+
+    Returns (the items read, to be replayed; the neutral frame's 478x3 points, or None
+    for "the first frame the animator sees")."""
+    if motion.neutral == "first" and motion.neutral_frame is None:
+        return [], None
+    window = max(1, int(NEUTRAL_WINDOW_SECONDS * fps))
+    if motion.neutral_frame is not None:
+        window = max(window, motion.neutral_frame + 1)
+    head = []
+    for item in stream:
+        head.append(item)
+        if len(head) >= window:
+            break
+    if not head:
+        return head, None
+    if motion.neutral_frame is not None and motion.neutral_frame < len(head):
+        choice = motion.neutral_frame
+    else:
+        points = np.stack([p for _, p, _ in head])
+        detected = np.array([d for _, _, d in head])
+        choice = pick_neutral_frame(points, detected if detected.any() else None)
+    log.info("driver neutral frame: %d", head[choice][0])
+    return head, head[choice][1]
+
+
+@dataclass
+class DriverStart:
+    """A driver opened and its first seconds being tracked (:func:`start_driver`)."""
+
+    info: DriverInfo
+    landmarks: Iterator          # the driver's landmark stream; ``head`` reads it first
+    head: Future                 # neutral_head()'s result
+    stop: threading.Event        # stops the decoding and tracking
+    request: tuple               # (path, motion, max_frames, start_frame) it was started for
+
+    def abandon(self) -> None:
+        """Stop tracking and let go of the decoder (for a render that will not use it)."""
+        self.stop.set()
+        try:
+            self.head.exception()     # the tracking thread leaves at its next frame
+        finally:
+            self.landmarks.close()
+
+
+def start_driver(path: str | os.PathLike, motion: MotionSettings,
+                 max_frames: int | None = None, start_frame: int = 0) -> DriverStart:
+    """Open a driver and start tracking its first seconds on a thread of its own.
+
+    The neutral frame can only be picked once the driver's first NEUTRAL_WINDOW_SECONDS
+    are tracked, and no frame can be generated before that: the earlier it starts, the
+    sooner the render does. Raises what open_driver_info raises; tracking errors come
+    out of ``head``."""
+    info = open_driver_info(path)
+    stop = threading.Event()
+    landmarks = iter_driver_landmarks(path, max_frames, start_frame, stop=stop,
+                                      video=info.video)
+    head: Future = Future()
+
+    def track() -> None:
+        if head.set_running_or_notify_cancel():
+            try:
+                head.set_result(neutral_head(landmarks, motion, info.fps))
+            except BaseException as exc:   # raised where the render waits for it
+                head.set_exception(exc)
+
+    threading.Thread(target=track, name="driver-head", daemon=True).start()
+    return DriverStart(info, landmarks, head, stop,
+                       (Path(path), motion, max_frames, start_frame))

@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
-
 from talkinghead_studio.config import ExportSettings, MotionSettings, RenderSettings
 from talkinghead_studio.core import provenance
 from talkinghead_studio.core.animator import Animator
-from talkinghead_studio.core.driver import DriverInfo, iter_driver_landmarks, open_driver_info
+from talkinghead_studio.core.driver import DriverInfo, DriverStart, start_driver
 from talkinghead_studio.core.export import GifSink, Mp4Sink, PngSequenceSink
 from talkinghead_studio.core.images import load_portrait
-from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
 from talkinghead_studio.core.portrait import PreparedPortrait, prepare_portrait
 from talkinghead_studio.core.references import load_references
 from talkinghead_studio.core.video import check_output_path
@@ -79,32 +76,15 @@ def prepare(job_portrait: Path, render: RenderSettings, generator: OnnxGenerator
                             rigid_glasses=render.rigid_glasses)
 
 
-def _neutral_head(stream: Iterator, motion: MotionSettings, fps: float
-                  ) -> tuple[list, np.ndarray | None]:
-    """Read the first seconds of landmarks and pick the driver's neutral frame.
-
-    Returns (the items read, to be replayed; the neutral frame's 478x3 points, or None
-    for "the first frame the animator sees")."""
-    if motion.neutral == "first" and motion.neutral_frame is None:
-        return [], None
-    window = max(1, int(NEUTRAL_WINDOW_SECONDS * fps))
-    if motion.neutral_frame is not None:
-        window = max(window, motion.neutral_frame + 1)
-    head = []
-    for item in stream:
-        head.append(item)
-        if len(head) >= window:
-            break
-    if not head:
-        return head, None
-    if motion.neutral_frame is not None and motion.neutral_frame < len(head):
-        choice = motion.neutral_frame
-    else:
-        points = np.stack([p for _, p, _ in head])
-        detected = np.array([d for _, _, d in head])
-        choice = pick_neutral_frame(points, detected if detected.any() else None)
-    log.info("driver neutral frame: %d", head[choice][0])
-    return head, head[choice][1]
+def _abandon(driver_starting: Future | None) -> None:
+    """Stop a driver that was started for a render that will not run."""
+    if driver_starting is None:
+        return
+    try:
+        early = driver_starting.result()
+    except BaseException:   # its own error is not this render's
+        return
+    early.abandon()
 
 
 def _replay(head: list, stream: Iterator) -> Iterator:
@@ -173,32 +153,40 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
            cancel: threading.Event | None = None, generator: OnnxGenerator | None = None,
            portrait: PreparedPortrait | None = None,
            generator_loading: Future | None = None,
-           driver_probing: Future | None = None) -> RenderResult:
+           driver_starting: Future | None = None) -> RenderResult:
     """Render a job to its output file. Raises StudioError subclasses on bad input and
     RenderCancelled when ``cancel`` is set; in both cases no output file appears.
 
     generator: an open generator to use; generator_loading: one the caller is already
     opening for ``job.render`` (its errors are raised where opening it here would
     raise them); neither: it is opened here, beside the other start-up work.
-    driver_probing: open_driver_info(job.driver) already running (the same applies)."""
+    driver_starting: core.driver.start_driver() for this job's driver, already running
+    (the same applies; one started for other settings is stopped and not used)."""
     cancel = cancel or threading.Event()
     started = time.perf_counter()
-    check_output_path(job.output, [job.portrait, job.driver, *job.references],
-                      allow_folder=job.export.format == "png")
-    driver = driver_probing.result() if driver_probing else open_driver_info(job.driver)
-    fps = driver.fps
-    stop = threading.Event()          # stops the pipeline stages (error or cancel)
-    driver_stop = threading.Event()   # stops the driver's decoding thread
-    landmarks = iter_driver_landmarks(job.driver, job.render.max_frames,
-                                      job.render.start_frame, stop=driver_stop,
-                                      video=driver.video)
+    try:
+        check_output_path(job.output, [job.portrait, job.driver, *job.references],
+                          allow_folder=job.export.format == "png")
+        request = (Path(job.driver), job.motion, job.render.max_frames, job.render.start_frame)
+        early = driver_starting.result() if driver_starting is not None else None
+    except BaseException:
+        _abandon(driver_starting)
+        raise
+    if early is not None and early.request != request:
+        early.abandon()
+        early = None
     # Start-up jobs run side by side: tracking the driver's first seconds (to find its
     # neutral frame), opening the generator's sessions and preparing the portrait took
     # 1.4 + 1.8 + 1.2 s one after another at 512 px, half of a 9 s clip's render.
-    startup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="render-startup")
+    head_source: DriverStart = early or start_driver(*request)
+    driver, landmarks = head_source.info, head_source.landmarks
+    fps = driver.fps
+    stop = threading.Event()          # stops the pipeline stages (error or cancel)
+    driver_stop = head_source.stop    # stops the driver's decoding thread
+    head_job = head_source.head
+    startup = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-startup")
     sink = None
     try:
-        head_job = startup.submit(_neutral_head, landmarks, job.motion, fps)
         generator_job = None
         if generator is None:
             generator_job = generator_loading or startup.submit(load_generator, job.render)

@@ -225,8 +225,7 @@ def test_preview_and_export_pick_the_same_automatic_neutral_frame(tmp_path):
     import cv2
 
     from talkinghead_studio.config import MotionSettings
-    from talkinghead_studio.core.driver import iter_driver_landmarks
-    from talkinghead_studio.core.pipeline import _neutral_head
+    from talkinghead_studio.core.driver import iter_driver_landmarks, neutral_head
     from talkinghead_studio.core.video import AtomicVideoWriter
 
     path = tmp_path / "late_neutral.mp4"
@@ -236,7 +235,7 @@ def test_preview_and_export_pick_the_same_automatic_neutral_frame(tmp_path):
     with AtomicVideoWriter(path, (256, 256), 25.0, crf=18) as writer:
         for index in range(200):
             writer.write(squashed if index < 80 else plain)
-    _, export_points = _neutral_head(iter_driver_landmarks(path), MotionSettings(), 25.0)
+    _, export_points = neutral_head(iter_driver_landmarks(path), MotionSettings(), 25.0)
     driver = pv.VideoDriver(path)
     try:
         driver.tracker.join(timeout=120)
