@@ -129,3 +129,33 @@ def test_motion_track_driver_renders_like_its_video(tmp_path, astronaut_path,
     result = render(job_for(astronaut_path, track, tmp_path / "t.mp4", identity_model))
     assert result.frames == 20
     assert not probe_video(tmp_path / "t.mp4").has_audio    # tracks carry no audio
+
+
+def test_a_driver_started_early_is_used_only_for_its_own_settings(
+        tmp_path, astronaut_path, moving_face_clip, identity_model):
+    """The CLI starts the driver (probe + tracking of the neutral window) before the
+    render is set up. A start for other settings is stopped, not used: the render
+    still has the job's frame count. A start that failed raises its own error."""
+    from concurrent.futures import Future
+
+    from talkinghead_studio.core.driver import start_driver
+    from talkinghead_studio.errors import UnreadableVideo
+
+    job = job_for(astronaut_path, moving_face_clip, tmp_path / "a.mp4", identity_model)
+    matching = Future()
+    matching.set_result(start_driver(moving_face_clip, job.motion, None, 0))
+    assert render(job, driver_starting=matching).frames == 20
+
+    other = start_driver(moving_face_clip, job.motion, 5, 0)       # 5 frames, not 20
+    stale = Future()
+    stale.set_result(other)
+    job = job_for(astronaut_path, moving_face_clip, tmp_path / "b.mp4", identity_model)
+    assert render(job, driver_starting=stale).frames == 20
+    assert other.stop.is_set()
+
+    failed = Future()
+    failed.set_exception(UnreadableVideo("the early probe failed"))
+    job = job_for(astronaut_path, moving_face_clip, tmp_path / "c.mp4", identity_model)
+    with pytest.raises(UnreadableVideo, match="early probe"):
+        render(job, driver_starting=failed)
+    assert not (tmp_path / "c.mp4").exists()
