@@ -173,6 +173,8 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
         _abandon(driver_starting)
         raise
     if early is not None and early.request != request:
+        log.info("driver started for %s, the job wants %s: starting it again",
+                 early.request, request)
         early.abandon()
         early = None
     # Start-up jobs run side by side: tracking the driver's first seconds (to find its
