@@ -174,7 +174,12 @@ class MeshWarpGenerator(torch.nn.Module):
         up = torch.cat(parts, 3)                                     # 1 x 9 x 1 x P
         lip, teeth = portrait_colours(image, src)
         px = 1.0 / (mouth_width(drv) * size)
-        synth = mouth_interior(up[:, 4:5], up[:, 5:6], up[:, 6:7], px, lip, teeth)
+        # Only the mouth's window can show a synthetic interior (the eyes' synthetic share
+        # is 0), so it alone is shaded: 57 % of the layer's pixels at 512 px.
+        mouth = parts[0].shape[3]
+        synth = torch.cat([mouth_interior(up[:, 4:5, :, :mouth], up[:, 5:6, :, :mouth],
+                                          up[:, 6:7, :, :mouth], px, lip, teeth),
+                           torch.zeros_like(up[:, :3, :, mouth:])], 3)
         # The layer reaches half a pixel past the contour so its anti-aliased edge meets
         # the lid/lip triangles, never the fill triangles behind it.
         cover = (1.0 - up[:, 2:3]).clamp(0.0, 1.0) * up[:, 7:8]
