@@ -19,6 +19,11 @@ times only end to end renders, this checkout alternating with another one (make 
 with `git worktree add /tmp/old <commit>`): the machine's speed drifts too much for
 numbers from different runs to be compared.
 
+    .venv/bin/python benchmarks/speed.py --series 12 --sizes 512
+
+times only end to end renders, N in a row, and prints each fps, the median, the range and
+how many reach the target (2x real time): one render is one sample of a drifting machine.
+
 The default driver is the shipped sample (resources/drivers/sample_driver.mp4, 8.8 s at
 25 fps) and the default portrait the shipped astronaut (512x512).
 """
@@ -143,6 +148,25 @@ def compare(other: Path, portrait: Path, driver: Path, size: int, pairs: int) ->
     return 0
 
 
+def series(portrait: Path, driver: Path, size: int, count: int) -> int:
+    """``count`` end to end renders in a row; each fps, median, range, share >= 2x real
+    time (the issue's target: 50 fps for a 25 fps driver)."""
+    import statistics
+
+    from talkinghead_studio.core.video import probe_video
+
+    target = 2.0 * probe_video(driver).fps
+    print(f"\n## End to end at {size} px, {count} renders in a row\n")
+    rates = []
+    for _ in range(count):
+        rates.append(end_to_end(portrait, driver, size)["fps"])
+        print(f"{rates[-1]:.1f} fps", flush=True)
+    print(f"\nmedian {statistics.median(rates):.1f} fps, range {min(rates):.1f}-"
+          f"{max(rates):.1f}; {sum(r >= target for r in rates)} of {count} at >= {target:g} "
+          f"fps (2x the driver's {target / 2:g} fps)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver", type=Path,
@@ -158,9 +182,14 @@ def main() -> int:
                              "largest --sizes: this machine's speed drifts by 10-20 %% over "
                              "a day, so builds are compared side by side, never across runs")
     parser.add_argument("--pairs", type=int, default=5, help="renders of each with --compare")
+    parser.add_argument("--series", type=int, metavar="N",
+                        help="only time N end to end renders in a row at the largest --sizes")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; driver {args.driver.name}; "
           f"portrait {args.portrait.name}")
+    if args.series:
+        return series(args.portrait.resolve(), args.driver.resolve(), max(args.sizes),
+                      args.series)
     if args.compare is not None:
         return compare(args.compare.resolve(), args.portrait.resolve(), args.driver.resolve(),
                        max(args.sizes), args.pairs)
