@@ -147,3 +147,29 @@ def test_a_broken_model_is_one_line_and_input_errors_still_come_first(
     code, _, err = run_cli("render", tmp_path / "nope.png", moving_face_clip, "-o",
                            tmp_path / "o.mp4", "--model", broken, "--quiet")
     assert_one_line_error(code, err, "Portrait not found")
+
+
+def test_the_render_uses_the_driver_the_cli_started(tmp_path, astronaut_path,
+                                                    moving_face_clip, render_args,
+                                                    monkeypatch):
+    """The CLI starts the driver (probe + tracking of its first seconds) before its own
+    imports; if the render did not recognise that start as its own, it would quietly
+    track the driver a second time."""
+    from talkinghead_studio import cli
+    from talkinghead_studio.core import driver
+
+    started, abandoned = [], []
+    real_start = driver.start_driver
+
+    def start(*args):
+        started.append(args)
+        return real_start(*args)
+
+    monkeypatch.setattr(driver, "start_driver", start)
+    monkeypatch.setattr(driver.DriverStart, "abandon", lambda self: abandoned.append(self))
+    for extra in ([], ["--max-frames", "7", "--neutral", "first"]):
+        out = tmp_path / f"o{len(extra)}.mp4"
+        assert cli.main(["render", str(astronaut_path), str(moving_face_clip), "-o",
+                         str(out), *map(str, render_args), *extra]) == 0
+        assert out.exists()
+    assert len(started) == 2 and not abandoned
