@@ -77,14 +77,19 @@ def eye_opening(points: np.ndarray, upper, lower) -> float:
     return float(np.linalg.norm(up - low, axis=1).mean())
 
 
-def eye_aspect_ratio(points: np.ndarray) -> float:
-    """Mean over both eyes of lid gap / eye width: ~0.25-0.35 open, < 0.1 closed."""
+def eye_aspect_ratios(points: np.ndarray) -> tuple[float, float]:
+    """(right eye, left eye) lid gap / eye width: ~0.25-0.35 open, < 0.1 closed."""
     ratios = []
     for upper, lower, corners in ((RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_CORNERS),
                                   (LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_CORNERS)):
         width = np.linalg.norm(points[corners[0], :2] - points[corners[1], :2])
         ratios.append(eye_opening(points, upper, lower) / max(width, 1e-6))
-    return float(np.mean(ratios))
+    return float(ratios[0]), float(ratios[1])
+
+
+def eye_aspect_ratio(points: np.ndarray) -> float:
+    """Mean over both eyes of lid gap / eye width: ~0.25-0.35 open, < 0.1 closed."""
+    return float(np.mean(eye_aspect_ratios(points)))
 
 
 def mouth_width(points: np.ndarray) -> float:

@@ -40,6 +40,13 @@ SELECTION_SHARPNESS = 200.0  # larger = prefer the single closest view more stro
 PORTRAIT_PREFERENCE = 0.015  # a view must be this much closer (eye distances) to be used:
 #                             the portrait is the identity reference, views only help
 WEIGHT_SMOOTHING = 0.6       # share of the previous frame's weights kept (no popping)
+UNSHOWN_OPENING_COST = 1.0   # per eye distance a view's eyes would have to open wider
+#                             than they are in it: lids slide down over a real eye, but
+#                             a view never shows what is behind its own lids. Without it a
+#                             portrait caught mid-blink (lid gap 0.09 of the eye's width)
+#                             kept its shut eyes against an open-eyed view for a driver
+#                             whose eyes opened (targets 0.13-0.17): both were about as
+#                             far from the target, and the portrait is preferred.
 MIN_WEIGHT = 0.08            # views below this share are not generated at all
 
 
@@ -126,6 +133,7 @@ class ReferenceSelector:
         self.anchor = main_points
         self.signatures = [expression_signature(main_points, main_points)] + [
             expression_signature(view.points, main_points) for view in views]
+        self.openings = np.array([_eye_openings(s) for s in self.signatures])    # Vx2
         self._previous: dict[str, np.ndarray] = {}
 
     def reset(self) -> None:
@@ -138,6 +146,9 @@ class ReferenceSelector:
         for region, points in REGION_POINTS.items():
             distances = np.array([np.abs(signature[points] - s[points]).mean()
                                   for s in self.signatures])
+            if region == "eyes":
+                wider = np.clip(_eye_openings(signature)[None] - self.openings, 0.0, None)
+                distances += UNSHOWN_OPENING_COST * wider.mean(1)
             distances[1:] += PORTRAIT_PREFERENCE
             scores = np.exp(-(distances - distances.min()) * SELECTION_SHARPNESS)
             weights = scores / scores.sum()
@@ -149,6 +160,12 @@ class ReferenceSelector:
             self._previous[region] = weights
             chosen[region] = weights
         return chosen
+
+
+def _eye_openings(signature: np.ndarray) -> np.ndarray:
+    """(right, left) lid gaps of a 478x2 expression signature, in eye distances."""
+    return np.array([fr.eye_opening(signature, fr.RIGHT_EYE_UPPER, fr.RIGHT_EYE_LOWER),
+                     fr.eye_opening(signature, fr.LEFT_EYE_UPPER, fr.LEFT_EYE_LOWER)])
 
 
 def _region_masks(target: np.ndarray, size: int) -> dict[str, np.ndarray]:

@@ -101,3 +101,46 @@ def test_landmarks_read_from_wire_bytes_equal_the_messages_own_fields():
         if index % 50 == 0:
             point.visibility = 0.9       # another layout: read field by field
     assert np.array_equal(_landmark_array(richer), values)
+
+
+def test_a_portrait_with_open_eyes_gets_no_closed_eye_note(astronaut):
+    prepared = prepare_portrait(astronaut, 256, with_matte=False)
+    assert not any("eyes look closed" in note for note in prepared.notes)
+
+
+def test_a_portrait_with_closed_eyes_is_told_to_add_an_open_eyed_view(astronaut,
+                                                                     monkeypatch):
+    """Lids that meet in the portrait can only be warped, never opened: the user hears so,
+    with the way out (an extra view with open eyes)."""
+    from talkinghead_studio.core import face_regions as fr
+    from talkinghead_studio.core import portrait as portrait_module
+    from talkinghead_studio.core.landmarks import FaceDetection
+
+    with FaceMeshDetector(mode="image") as detector:
+        points = detector.detect(astronaut.rgb).points.copy()
+    for upper, lower in ((fr.RIGHT_EYE_UPPER, fr.RIGHT_EYE_LOWER),
+                         (fr.LEFT_EYE_UPPER, fr.LEFT_EYE_LOWER)):
+        # Both lids onto the line between them, as on a closed eye.
+        middle = (points[list(upper)] + points[list(lower)]) / 2
+        points[list(upper)] = middle
+        points[list(lower)] = middle
+    monkeypatch.setattr(portrait_module, "find_portrait_face",
+                        lambda rgb, detector=None: FaceDetection(points, 1))
+    prepared = prepare_portrait(astronaut, 256, with_matte=False)
+    assert any("eyes look closed" in note and "--reference" in note for note in prepared.notes)
+
+
+@pytest.mark.shared_data
+def test_a_portrait_caught_mid_blink_is_told_its_eyes_look_closed(tmp_path):
+    """xportrait_driving's first frame is mid-blink; the eyes stay shut in every frame
+    animated from it (self-reenactment, benchmarks/self_error.py)."""
+    import cv2
+
+    from talkinghead_studio.core.video import iter_frames
+    from tests.conftest import SHARED_DATA
+
+    frame = next(iter(iter_frames(SHARED_DATA / "driving" / "xportrait_driving.mp4")))
+    path = tmp_path / "frame0.png"
+    cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    prepared = prepare_portrait(load_portrait(path), 256, with_matte=False)
+    assert any("eyes look closed" in note for note in prepared.notes)

@@ -97,3 +97,24 @@ def test_cli_accepts_repeated_references(tmp_path, scene, astronaut_path, sample
                  str(tmp_path / "o.mp4"), "--reference", str(view_path), "--reference",
                  str(view_path), "--max-frames", "10", "--quiet"])
     assert code == 0 and (tmp_path / "o.mp4").exists()
+
+
+def test_eyes_opening_wider_than_the_portrait_shows_come_from_an_open_eyed_view():
+    """A view can close its eyes (the lids slide down over a real eye) but cannot show
+    more eye than it has. A portrait caught mid-blink, driven to open its eyes, takes
+    them from an open-eyed view; shut eyes stay the portrait's own; and an open-eyed
+    portrait is not passed over for a view whose eyes are shut."""
+    from talkinghead_studio.core.references import ReferenceSelector, ReferenceView
+    from talkinghead_studio.warpgen import samples
+
+    _, lm = samples.portrait("astronaut", 256)
+    shut = samples.close_eyes(lm, 0.8)                 # mid-blink
+    half_open = samples.close_eyes(lm, 0.35)
+    open_view = ReferenceView(np.zeros((256, 256, 3), np.uint8), lm, "open.png")
+    selector = ReferenceSelector(shut, [open_view])
+    assert selector.weights(half_open)["eyes"][1] > 0.5
+    selector.reset()
+    assert selector.weights(shut)["eyes"][0] == pytest.approx(1.0)
+    shut_view = ReferenceView(np.zeros((256, 256, 3), np.uint8), shut, "shut.png")
+    selector = ReferenceSelector(lm, [shut_view])
+    assert selector.weights(half_open)["eyes"][0] == pytest.approx(1.0)
