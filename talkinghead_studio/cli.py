@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 from talkinghead_studio import __version__
+from talkinghead_studio.background import in_background
 from talkinghead_studio.errors import RenderCancelled, StudioError
 
 EXIT_USAGE = 2
@@ -155,22 +155,6 @@ def _progress_bar(total_hint: int, quiet: bool, unit: str = "frame"):
                 "[{elapsed}<{remaining}, {rate_fmt}]")
 
 
-def _in_background(function, *args, name: str = "generator-open") -> Future:
-    """Run function(*args) on a daemon thread; its result or exception in a Future.
-    (A daemon, unlike an executor's worker, never holds up the exit after an error.)"""
-    future: Future = Future()
-
-    def run() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(function(*args))
-            except BaseException as exc:   # surfaced by future.result(), where it is awaited
-                future.set_exception(exc)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
-
-
 def _open_generator(model, provider):
     # Imported here, on the background thread, so the main thread's imports go on.
     from talkinghead_studio.inference.session import open_generator
@@ -190,10 +174,11 @@ def cmd_render(args) -> int:
     # first seconds, which no frame can wait less for (the neutral frame is picked from
     # them). Errors of both surface where the render would have met them, after the
     # input checks.
-    opening = _in_background(_open_generator, args.model, args.provider)
+    opening = in_background(_open_generator, args.model, args.provider,
+                            name="generator-open")
     motion = _motion_settings(args)
-    starting = _in_background(_start_driver, args.driver, motion, args.max_frames,
-                              name="driver-start")
+    starting = in_background(_start_driver, args.driver, motion, args.max_frames,
+                             name="driver-start")
     import cv2
 
     from talkinghead_studio.config import ExportSettings, RenderSettings

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from talkinghead_studio.background import in_background
 from talkinghead_studio.config import MotionSettings
 from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
 from talkinghead_studio.core.track import GapFiller, MotionTrack, detect_stream
@@ -211,15 +212,6 @@ def start_driver(path: str | os.PathLike, motion: MotionSettings,
     stop = threading.Event()
     landmarks = iter_driver_landmarks(path, max_frames, start_frame, stop=stop,
                                       video=info.video)
-    head: Future = Future()
-
-    def track() -> None:
-        if head.set_running_or_notify_cancel():
-            try:
-                head.set_result(neutral_head(landmarks, motion, info.fps))
-            except BaseException as exc:   # raised where the render waits for it
-                head.set_exception(exc)
-
-    threading.Thread(target=track, name="driver-head", daemon=True).start()
+    head = in_background(neutral_head, landmarks, motion, info.fps, name="driver-head")
     return DriverStart(info, landmarks, head, stop,
                        (Path(path), motion, max_frames, start_frame))

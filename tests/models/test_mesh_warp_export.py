@@ -22,13 +22,8 @@ _SESSIONS: dict = {}
 
 
 def run(path, feeds, outputs=("image", "mask")):
-    import onnxruntime as ort
-
     if path not in _SESSIONS:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        _SESSIONS[path] = ort.InferenceSession(str(path), options,
-                                               providers=["CPUExecutionProvider"])
+        _SESSIONS[path] = _open(path)
     session = _SESSIONS[path]
     declared = {i.name for i in session.get_inputs()}
     return session.run(list(outputs), {k: v for k, v in feeds.items() if k in declared})
