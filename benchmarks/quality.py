@@ -62,8 +62,11 @@ DEFAULT_PYTHON = Path("/work/thm_venv/bin/python")
 DEFAULT_RENDER_CMD = f"{REPO_ROOT / '.venv' / 'bin' / 'talkinghead-studio'} render --quiet"
 # Self-reenactment animates frame 0 of the clip, so the driver's reference frame must be
 # frame 0 too; the CLI's default ("auto": the most neutral early frame) would add the
-# offset between frame 0 and that frame to every output frame.
-DEFAULT_SELF_ARGS = "--neutral first"
+# offset between frame 0 and that frame to every output frame. The portrait *is* a
+# frame of the driver's camera, so the render follows that camera too ("--camera
+# follow", core/camera.py): what the self-reenactment frames are scored against moves
+# with it. Cross-identity pairs keep the default fixed camera.
+DEFAULT_SELF_ARGS = "--neutral first --camera follow"
 DEFAULT_OUT = REPO_ROOT / "bench_out" / "quality"
 
 VIDEO_EXT = {".mp4", ".mov", ".mkv", ".avi", ".webm"}

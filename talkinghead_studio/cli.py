@@ -25,6 +25,10 @@ def _add_motion_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--neutral", default="auto",
                        help="driver reference frame: 'auto' (most neutral frontal frame in the "
                             "first 10 s), 'first', or a frame number")
+    group.add_argument("--camera", choices=["fixed", "follow"], default="fixed",
+                       help="fixed (default): the portrait's frame stays still and only the "
+                            "head moves; follow: the whole frame also pans and zooms as the "
+                            "driver's camera did (seen in the driver's background)")
     group.add_argument("--smoothing", type=float, default=0.5,
                        help="landmark smoothing 0..1 (0 = off; default 0.5)")
     for region in ("pose", "brows", "eyes", "mouth"):
@@ -131,7 +135,7 @@ def _motion_settings(args):
     if not 0.0 <= args.smoothing <= 1.0:
         raise StudioError("--smoothing must be between 0 and 1.")
     return MotionSettings(mode=args.mode, neutral=neutral, neutral_frame=neutral_frame,
-                          strengths=strengths, smoothing=args.smoothing)
+                          strengths=strengths, smoothing=args.smoothing, camera=args.camera)
 
 
 def _export_format(args) -> str:

@@ -7,6 +7,7 @@ from typing import Literal
 
 MotionMode = Literal["relative", "absolute"]
 NeutralPick = Literal["auto", "first"]
+CameraMode = Literal["fixed", "follow"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class MotionSettings:
     strengths: RegionStrengths = field(default_factory=RegionStrengths)
     smoothing: float = 0.5              # 0 = off, 1 = strongest One Euro smoothing
     stabilize_scale: bool = True        # remove head-size "breathing" not in the driver
+    # fixed: the portrait's frame stays put and only the head moves; follow: the whole
+    # frame pans and zooms as the driver's camera did (core/camera.py)
+    camera: CameraMode = "fixed"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -87,8 +88,6 @@ def moving_face_clip(tmp_path_factory, astronaut_path) -> Path:
         x = 100 + i * 2
         crop = image[20:340, x:x + 320]
         frames.append(np.ascontiguousarray(crop[::1, ::1][:320, :320]))
-    import cv2
-
     frames = [cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f in frames]
     return write_clip(tmp_path_factory.mktemp("clips") / "moving.mp4", frames, audio=True)
 
@@ -115,3 +114,42 @@ def astronaut_and_driver(shipped_model, astronaut_path, hopper_path):
     with FaceMeshDetector(mode="image") as detector:
         driver = detector.detect(load_portrait(hopper_path).rgb).points
     return generator, portrait, driver
+
+
+def texture(size: int, seed: int = 0) -> np.ndarray:
+    """HxWx3 uint8: overlapping rectangles of random colours (corners everywhere)."""
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size, 3), 120, np.uint8)
+    for _ in range(size):
+        x, y = rng.integers(0, size, 2)
+        w, h = rng.integers(4, size // 10, 2)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), colour, -1)
+    return cv2.GaussianBlur(image, (3, 3), 0)
+
+
+@pytest.fixture(scope="session")
+def panning_clip(tmp_path_factory, astronaut_path):
+    """20 frames, 256 px: the astronaut on a textured backdrop, filmed by a camera that
+    pans right 3 px (at 600 px) a frame. Returns (clip, its frame 0 as a PNG)."""
+    from talkinghead_studio.core.images import load_portrait
+
+    set_piece = texture(900, seed=4)
+    set_piece[194:706, 194:706] = load_portrait(astronaut_path).rgb
+    frames = [cv2.resize(set_piece[150:750, 150 + 3 * i:750 + 3 * i], (256, 256),
+                         interpolation=cv2.INTER_AREA) for i in range(20)]
+    folder = tmp_path_factory.mktemp("panning")
+    first = folder / "frame0.png"
+    cv2.imwrite(str(first), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    return write_clip(folder / "panning.mp4", frames), first
+
+
+def background_shift(first: np.ndarray, last: np.ndarray) -> float:
+    """Horizontal shift (px) of the 40-px bands at the frame's left and right edges."""
+    shifts = []
+    for band in (np.s_[:, :40], np.s_[:, -40:]):
+        a = cv2.cvtColor(first[band], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        b = cv2.cvtColor(last[band], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        (dx, _), _ = cv2.phaseCorrelate(a, b)
+        shifts.append(dx)
+    return float(np.mean(shifts))

@@ -124,6 +124,27 @@ def test_track_then_render_from_track(tmp_path, astronaut_path, moving_face_clip
     assert (tmp_path / "o.mp4").exists()
 
 
+def test_a_recorded_track_keeps_the_camera_for_camera_follow(tmp_path, panning_clip,
+                                                             render_args):
+    from talkinghead_studio.core.video import iter_frames
+    from tests.conftest import background_shift
+
+    clip, first = panning_clip
+    code, _, err = run_cli("track", clip, "-o", tmp_path / "pan.npz", "--quiet")
+    assert code == 0, err
+    shifts = {}
+    for mode in ("fixed", "follow"):
+        out = tmp_path / f"{mode}.mp4"
+        code, _, err = run_cli("render", first, tmp_path / "pan.npz", "-o", out,
+                               "--neutral", "first", "--camera", mode, *render_args)
+        assert code == 0, err
+        frames = list(iter_frames(out))
+        shifts[mode] = background_shift(frames[0], frames[-1])
+    driver = list(iter_frames(clip))
+    assert abs(shifts["fixed"]) < 0.5
+    assert shifts["follow"] == pytest.approx(background_shift(driver[0], driver[-1]), abs=1.0)
+
+
 def test_app_without_a_display_says_so_instead_of_crashing():
     import os
 

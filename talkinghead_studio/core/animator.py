@@ -11,12 +11,36 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkinghead_studio.config import MotionSettings
+from talkinghead_studio.core import camera as cam
 from talkinghead_studio.core.crop import PasteBack
 from talkinghead_studio.core.motion import MotionRetargeter, landmark_smoother
 from talkinghead_studio.core.portrait import PreparedPortrait
 from talkinghead_studio.core.references import ReferenceSelector, ReferenceView, blend_face
 from talkinghead_studio.core import face_regions as fr
 from talkinghead_studio.inference.session import OnnxGenerator
+
+
+# A driver camera that moves the portrait's frame less than this (px at its corners)
+# is a still camera: resampling the whole frame for it would only soften it. Up to
+# CAMERA_FULL_PX the motion fades in, so there is no jump where following starts.
+CAMERA_STILL_PX = 0.5
+CAMERA_FULL_PX = 1.5
+
+
+def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares 2-D similarity (Umeyama) from Nx2 ``source`` to Nx2 ``target``:
+    3x3 float64."""
+    source, target = source.astype(np.float64), target.astype(np.float64)
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    a, b = source - source_mean, target - target_mean
+    u, singular, vt = np.linalg.svd(b.T @ a)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / max((a ** 2).sum(), 1e-12)
+    matrix = np.eye(3)
+    matrix[:2, :2] = scale * rotation
+    matrix[:2, 2] = target_mean - scale * rotation @ source_mean
+    return matrix
 
 
 def to_tensor(image: np.ndarray) -> np.ndarray:
@@ -49,12 +73,15 @@ class Animator:
         self.fps = fps
         self.retargeter = MotionRetargeter(portrait.crop_points, motion)
         self.paste = PasteBack(portrait.image.rgb, portrait.box, portrait.size)
+        self._mover = cam.FrameMover(portrait.image.rgb)   # camera "follow" only
         # With glasses, the generator animates the face with the frames painted out, and
         # the frames go back on top of each frame, moved rigidly (core/glasses.py).
         self._source_crop = (portrait.crop if portrait.glasses is None
                              else portrait.glasses.inpainted)
         self._static_feeds = self._make_static_feeds()
         self._smoother = None
+        self._reference_camera: np.ndarray | None = None   # 2x3, the neutral frame's
+        self._driver_to_portrait: np.ndarray | None = None  # 3x3, neutral driver px -> portrait px
         self.set_references(references)
 
     def _make_static_feeds(self) -> dict[str, np.ndarray]:
@@ -87,10 +114,20 @@ class Animator:
         self.last_region_weights: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------------- settings
-    def set_driver_reference(self, driver_points: np.ndarray) -> None:
-        """Use these driver landmarks (478x3, driver pixels) as the neutral pose."""
+    def set_driver_reference(self, driver_points: np.ndarray,
+                             camera: np.ndarray | None = None) -> None:
+        """Use these driver landmarks (478x3, driver pixels) as the neutral pose;
+        ``camera``: that frame's camera motion (2x3, core/camera.py), if known."""
         self.retargeter.set_reference(driver_points)
+        self._reference_camera = camera
+        self._driver_to_portrait = similarity_fit(driver_points[:, :2],
+                                                  self.portrait.points[:, :2])
         self._smoother = None   # restart smoothing from the new reference
+
+    @property
+    def reference_camera(self) -> np.ndarray | None:
+        """The neutral frame's camera motion (2x3), when it was given."""
+        return self._reference_camera
 
     @property
     def has_reference(self) -> bool:
@@ -117,8 +154,41 @@ class Animator:
             self._smoother = landmark_smoother(self.motion.smoothing, self.fps, face_size)
         return self._smoother(driver_points)
 
-    def target_landmarks(self, driver_points: np.ndarray) -> np.ndarray:
-        """Driver landmarks (478x3 px) -> portrait target landmarks (478x3 crop units)."""
+    def frame_motion(self, camera: np.ndarray | None) -> np.ndarray | None:
+        """How the whole output frame moves for a driver frame whose camera motion is
+        ``camera`` (2x3, core/camera.py): 2x3 float32 in portrait pixels, or None when
+        it stays put (camera "fixed", no camera known, or a still camera)."""
+        if self.motion.camera != "follow" or camera is None \
+                or self._reference_camera is None or self._driver_to_portrait is None:
+            return None
+        # The driver's camera since the neutral frame, in the portrait's pixels.
+        since_neutral = cam.to_3x3(cam.relative(camera, self._reference_camera))
+        to_portrait = self._driver_to_portrait
+        warp = (to_portrait @ since_neutral @ np.linalg.inv(to_portrait))[:2]
+        height, width = self.portrait.image.rgb.shape[:2]
+        corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
+        shift = np.abs(corners @ warp[:, :2].T + warp[:, 2] - corners).max()
+        if shift <= CAMERA_STILL_PX:
+            return None
+        fade = min(1.0, (shift - CAMERA_STILL_PX) / (CAMERA_FULL_PX - CAMERA_STILL_PX))
+        still = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        return (still + fade * (warp - still)).astype(np.float32)
+
+    def target_landmarks(self, driver_points: np.ndarray,
+                         camera: np.ndarray | None = None) -> np.ndarray:
+        """Driver landmarks (478x3 px) -> portrait target landmarks (478x3 crop units).
+
+        When following the camera, ``camera`` (2x3) is this frame's camera motion: the
+        landmarks are first taken back to the neutral frame's camera, so that only the
+        head's own motion moves the head (the frame then moves by :meth:`frame_motion`)."""
+        if self.motion.camera == "follow" and camera is not None:
+            if not self.has_reference:   # neutral "first": this frame is the reference
+                self.set_driver_reference(driver_points, camera)
+            warp = self.frame_motion(camera)
+            if warp is not None:
+                to_portrait = self._driver_to_portrait
+                in_driver = np.linalg.inv(to_portrait) @ cam.to_3x3(warp) @ to_portrait
+                driver_points = cam.apply_to_points(cam.invert(in_driver[:2]), driver_points)
         return self.retargeter.retarget(self.smooth(driver_points))
 
     def _run(self, feeds: dict, portrait: np.ndarray, target: np.ndarray
@@ -166,14 +236,23 @@ class Animator:
         return crop, mask
 
     def compose(self, crop: np.ndarray, mask: np.ndarray | None,
-                want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                want_alpha: bool = False, motion: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Paste the generated crop into the portrait; ``motion``: frame_motion()'s
+        result for this frame (None: the frame stays put)."""
         frame = self.paste.paste(crop)
         alpha = self.paste.paste_alpha(mask) if (want_alpha and mask is not None) else None
+        if motion is not None:
+            frame = self._mover.move(frame, motion)
+            alpha = None if alpha is None else self._mover.move_alpha(alpha, motion)
         return frame, alpha
 
-    def animate(self, driver_points: np.ndarray, want_alpha: bool = False) -> AnimatedFrame:
-        """One driver frame's landmarks -> one full-resolution output frame."""
-        target = self.target_landmarks(driver_points)
+    def animate(self, driver_points: np.ndarray, want_alpha: bool = False,
+                camera: np.ndarray | None = None) -> AnimatedFrame:
+        """One driver frame's landmarks (and camera motion) -> one full-resolution
+        output frame."""
+        target = self.target_landmarks(driver_points, camera)
         crop, mask = self.generate(target)
-        frame, alpha = self.compose(crop, mask, want_alpha)
+        frame, alpha = self.compose(crop, mask, want_alpha, self.frame_motion(camera))
         return AnimatedFrame(frame, crop, alpha, target)
+

@@ -1,7 +1,9 @@
 """Driver sources: a video file or a saved motion track, as a stream of landmarks.
 
 Both give the same thing to the render pipeline: frame count, fps, an optional audio
-source, and an iterator of (index, landmarks 478x3 float32 driver pixels, detected).
+source, and an iterator of (index, landmarks 478x3 float32 driver pixels, detected,
+camera): camera is the frame's 2x3 float32 camera motion (core/camera.py) when it was
+asked for and is known, else None.
 """
 from __future__ import annotations
 
@@ -106,22 +108,28 @@ def _drain(items: queue.Queue, done: object, thread: threading.Thread,
 
 def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None,
                           start_frame: int = 0, stop: threading.Event | None = None,
-                          video: VideoInfo | None = None,
-                          ) -> Iterator[tuple[int, np.ndarray, bool]]:
-    """(frame index, 478x3 float32 driver pixels, detected) for each driver frame.
+                          video: VideoInfo | None = None, follow_camera: bool = False,
+                          ) -> Iterator[tuple[int, np.ndarray, bool, np.ndarray | None]]:
+    """(frame index, 478x3 float32 driver pixels, detected, camera 2x3 or None) for each
+    driver frame.
 
     Undetected frames are filled (see core/track.py). Videos are decoded and tracked in
     a background thread, a few frames ahead. ``video``: the file's probe_video() result
     when the caller has it (probing starts two ffmpeg processes, ~0.1 s before the first
-    frame).
+    frame). ``follow_camera``: also track the camera (videos; tracks carry theirs).
     """
     path = Path(path)
     stop = stop or threading.Event()
     if path.suffix.lower() == ".npz":
         track = MotionTrack.load(path)
+        if follow_camera and track.camera is None:
+            log.warning("%s was recorded without its camera motion: the camera stays "
+                        "fixed. Record the track again to follow it.", path.name)
         end = len(track) if max_frames is None else min(len(track), start_frame + max_frames)
         for index in range(start_frame, end):
-            yield index, track.points[index], bool(track.detected[index])
+            camera = track.camera[index] if (follow_camera and track.camera is not None) \
+                else None
+            yield index, track.points[index], bool(track.detected[index]), camera
         return
 
     def detections():
@@ -134,17 +142,21 @@ def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None
         filler = GapFiller()
         produced = 0
         try:
-            for index, points in enumerate(detect_stream(frames)):
+            tracked = detect_stream(frames, follow_camera)
+            for index, (points, camera) in enumerate(tracked):
                 if index < start_frame:
                     continue
-                yield from filler.push(index, points)
+                for (ready, ready_camera), filled, detected in filler.push((index, camera),
+                                                                           points):
+                    yield ready, filled, detected, ready_camera
                 produced += 1
                 if max_frames is not None and produced >= max_frames:
                     break
         finally:
             decode_stop.set()   # also when MediaPipe failed before the first read
         try:
-            yield from filler.finish()
+            for (ready, ready_camera), filled, detected in filler.finish():
+                yield ready, filled, detected, ready_camera
         except NoFaceFound:
             raise NoFaceFound(
                 f"No face was found in any frame of {path.name}. Use a driver video where "
@@ -157,8 +169,8 @@ def neutral_head(stream: Iterator, motion: MotionSettings, fps: float
                  ) -> tuple[list, np.ndarray | None]:
     """Read the first seconds of landmarks and pick the driver's neutral frame.
 
-    Returns (the items read, to be replayed; the neutral frame's 478x3 points, or None
-    for "the first frame the animator sees")."""
+    Returns (the items read, to be replayed; the neutral frame's item (index, 478x3
+    points, detected, camera), or None for "the first frame the animator sees")."""
     if motion.neutral == "first" and motion.neutral_frame is None:
         return [], None
     window = max(1, int(NEUTRAL_WINDOW_SECONDS * fps))
@@ -174,11 +186,11 @@ def neutral_head(stream: Iterator, motion: MotionSettings, fps: float
     if motion.neutral_frame is not None and motion.neutral_frame < len(head):
         choice = motion.neutral_frame
     else:
-        points = np.stack([p for _, p, _ in head])
-        detected = np.array([d for _, _, d in head])
+        points = np.stack([item[1] for item in head])
+        detected = np.array([item[2] for item in head])
         choice = pick_neutral_frame(points, detected if detected.any() else None)
     log.info("driver neutral frame: %d", head[choice][0])
-    return head, head[choice][1]
+    return head, head[choice]
 
 
 @dataclass
@@ -211,7 +223,8 @@ def start_driver(path: str | os.PathLike, motion: MotionSettings,
     info = open_driver_info(path)
     stop = threading.Event()
     landmarks = iter_driver_landmarks(path, max_frames, start_frame, stop=stop,
-                                      video=info.video)
+                                      video=info.video,
+                                      follow_camera=motion.camera == "follow")
     head = in_background(neutral_head, landmarks, motion, info.fps, name="driver-head")
     return DriverStart(info, landmarks, head, stop,
                        (Path(path), motion, max_frames, start_frame))

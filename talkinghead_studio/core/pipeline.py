@@ -230,7 +230,8 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
         # A generator still loading after an error finishes on its own; nobody waits.
         startup.shutdown(wait=False, cancel_futures=True)
     if neutral is not None:
-        animator.set_driver_reference(neutral)
+        _, neutral_points, _, neutral_camera = neutral
+        animator.set_driver_reference(neutral_points, neutral_camera)
     stream = _replay(head, landmarks)
     total = driver.frame_count - job.render.start_frame
     if job.render.max_frames:
@@ -247,14 +248,16 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
         # Retargeting and view choice keep temporal state (smoothing): in frame order
         # here. The generator call itself is stateless and goes to the pool, so on a
         # multi-core CPU several frames are generated at once.
-        _, points, detected = item
+        _, points, detected, camera = item
         state["missing"] += 0 if detected else 1
-        target = animator.target_landmarks(points)
-        return pool.submit(animator.generate_with, target, animator.view_weights(target))
+        target = animator.target_landmarks(points, camera)
+        generating = pool.submit(animator.generate_with, target, animator.view_weights(target))
+        return generating, animator.frame_motion(camera)
 
-    def finish_one(future):
-        crop, mask = future.result()
-        frame, alpha = animator.compose(crop, mask, want_alpha)
+    def finish_one(planned):
+        generating, motion = planned
+        crop, mask = generating.result()
+        frame, alpha = animator.compose(crop, mask, want_alpha, motion)
         if watermarker is not None:
             frame = watermarker.embed(frame)
         sink.write(frame, alpha)

@@ -121,10 +121,19 @@ def background_plate(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
     # which would otherwise bleed into the fill as a dark ghost of the person.
     hole = (matte > 0.1).astype(np.uint8)
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(3, size // 28))
-    known = (1 - hole).astype(np.float32)
     image = crop.astype(np.float32)
+    filled = fill_from_surroundings(image, hole.astype(bool), size)
+    return _mirror_band(image, hole.astype(bool), filled, band=0.08 * size)
+
+
+def fill_from_surroundings(image: np.ndarray, hole: np.ndarray, size: float) -> np.ndarray:
+    """HxWx3 float32 ``image`` with its ``hole`` (HxW bool) filled by normalised
+    convolution over a pyramid of blur radii (``size``/128 .. ``size``/4 px): each hole
+    pixel takes the mean colour of the known pixels around it, from the finest scale
+    that has enough of them nearby. Known pixels are returned unchanged (float32)."""
+    known = (~hole).astype(np.float32)
     filled = image * known[..., None]
-    remaining = hole.astype(bool)
+    remaining = hole.copy()
     known_colour = image * known[..., None]
     for sigma in (size / 128, size / 64, size / 32, size / 16, size / 8, size / 4):
         weight = _wide_blur(known, sigma)
@@ -132,13 +141,12 @@ def background_plate(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
         usable = remaining & (weight > 0.15)
         filled[usable] = colour[usable] / weight[usable][:, None]
         remaining &= ~usable
-    if remaining.any():   # no background anywhere near: use the mean background colour
+    if remaining.any():   # nothing known anywhere near: use the mean known colour
         mean = (image * known[..., None]).sum(axis=(0, 1)) / max(known.sum(), 1.0)
         filled[remaining] = mean if known.sum() > 0 else image[remaining]
-    # Soften scale boundaries inside the hole, keep the known background sharp.
+    # Soften scale boundaries inside the hole, keep the known pixels sharp.
     soft = cv2.GaussianBlur(filled, (0, 0), size / 96)
-    filled = np.where(hole[..., None].astype(bool), soft, image)
-    return _mirror_band(image, hole.astype(bool), filled, band=0.08 * size)
+    return np.where(hole[..., None], soft, image)
 
 
 def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 
 from talkinghead_studio.config import MotionSettings, RenderSettings
 from talkinghead_studio.core.animator import Animator
+from talkinghead_studio.core.camera import CameraTracker, FrameMover, apply_to_points
 from talkinghead_studio.core.crop import CropBox, PasteBack, face_crop_box, from_crop_units
 from talkinghead_studio.core.images import LoadedImage, load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
@@ -159,6 +160,7 @@ class DriverSource(Protocol):
 
     def frame(self, index: int) -> np.ndarray | None: ...
     def landmarks(self, index: int, frame: np.ndarray, detector) -> np.ndarray | None: ...
+    def camera(self, index: int) -> np.ndarray | None: ...   # 2x3 (core/camera.py) or None
     def auto_neutral(self) -> int | None: ...
     def close(self) -> None: ...
 
@@ -173,6 +175,7 @@ class LandmarkCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._points: dict[int, np.ndarray | None] = {}
+        self._cameras: dict[int, np.ndarray] = {}   # 2x3 camera motion (core/camera.py)
         self._prefix = 0   # frames 0.._prefix-1 are all known
 
     def get(self, index: int) -> tuple[bool, np.ndarray | None]:
@@ -186,6 +189,15 @@ class LandmarkCache:
             self._points.setdefault(index, points)
             while self._prefix in self._points:
                 self._prefix += 1
+
+    def put_camera(self, index: int, camera: np.ndarray) -> None:
+        with self._lock:
+            self._cameras.setdefault(index, camera)
+
+    def camera(self, index: int) -> np.ndarray | None:
+        """The frame's camera motion, once the background tracker has reached it."""
+        with self._lock:
+            return self._cameras.get(index)
 
     def known_prefix(self) -> int:
         with self._lock:
@@ -250,6 +262,8 @@ class BackgroundTracker(threading.Thread):
 
     Uses its own decoder and its own detector (MediaPipe graphs are not thread-safe) in
     video mode, as the export does, so the preview sees the same motion as the export.
+    It follows the camera too (core/camera.py; it can only be followed front to back),
+    so that "follow the driver's camera" can be previewed.
     """
 
     def __init__(self, path: Path, cache: LandmarkCache, count: int) -> None:
@@ -262,8 +276,9 @@ class BackgroundTracker(threading.Thread):
 
     def run(self) -> None:
         frames = VideoFrames(self.path)
+        last_points = None
         try:
-            with FaceMeshDetector(mode="video") as detector:
+            with FaceMeshDetector(mode="video") as detector, CameraTracker() as cameras:
                 for index in range(self.count):
                     if self.stop_event.is_set():
                         return
@@ -271,7 +286,10 @@ class BackgroundTracker(threading.Thread):
                     if frame is None:
                         break
                     found = detector.detect(frame)
-                    self.cache.put(index, None if found is None else found.points)
+                    points = None if found is None else found.points
+                    self.cache.put(index, points)
+                    last_points = points if points is not None else last_points
+                    self.cache.put_camera(index, cameras.update(frame, last_points))
                     self.done = index + 1
                 self.finished = True
         except Exception as exc:  # the preview still detects on demand; keep the reason
@@ -324,6 +342,9 @@ class VideoDriver:
         self.cache.put(index, points)
         return points
 
+    def camera(self, index: int) -> np.ndarray | None:
+        return self.cache.camera(index)
+
     def auto_neutral(self) -> int | None:
         """The export's automatic neutral frame, once the first seconds are tracked."""
         window = _neutral_window(self.meta.fps, self.meta.frame_count)
@@ -364,6 +385,11 @@ class TrackDriver:
 
     def landmarks(self, index: int, frame: np.ndarray, detector) -> np.ndarray | None:
         return self.track.points[index]
+
+    def camera(self, index: int) -> np.ndarray | None:
+        if self.track.camera is None or not 0 <= index < len(self.track):
+            return None   # recorded before tracks kept the camera
+        return self.track.camera[index]
 
     def auto_neutral(self) -> int | None:
         window = _neutral_window(self.track.fps, len(self.track))
@@ -449,6 +475,9 @@ class WebcamDriver:
     def landmarks(self, index: int, frame: np.ndarray, detector) -> np.ndarray | None:
         found = detector.detect(frame)
         return None if found is None else found.points
+
+    def camera(self, index: int) -> np.ndarray | None:
+        return None   # a live camera is not followed: the streamer's webcam stands still
 
     def auto_neutral(self) -> int | None:
         return None   # live: the first frame with a face, or the user's "use as neutral"
@@ -612,6 +641,7 @@ class PreviewSession:
         self._paste: PasteBack | None = None
         self._display_box: CropBox | None = None
         self._reference: np.ndarray | None = None   # driver neutral, 478x3 driver px
+        self._reference_index: int | None = None    # its frame (None: a live frame)
         self._reference_is_auto_guess = False
         self._last_points: np.ndarray | None = None
         self._zoom_points: np.ndarray | None = None  # frames the driver close-up, driver px
@@ -772,7 +802,7 @@ class PreviewSession:
             raise NoFaceFound("There is no face in this driver frame, so it cannot be the "
                               "neutral pose. Step to a frame where the face is visible.")
         self.motion = replace(self.motion, neutral_frame=index)
-        self._set_reference(points, auto_guess=False)
+        self._set_reference(points, auto_guess=False, index=index)
 
     @property
     def last_points(self) -> np.ndarray | None:
@@ -804,17 +834,25 @@ class PreviewSession:
         self._display_box = CropBox(box.cx * view.scale, box.cy * view.scale,
                                     box.side * view.scale)
         self._paste = PasteBack(view.image, self._display_box, prepared.size)
+        self._mover = FrameMover(view.image)
         if self._reference is not None:
-            self._animator.set_driver_reference(self._reference)
+            self._animator.set_driver_reference(self._reference, self._reference_camera())
         return self._animator
 
-    def _set_reference(self, points: np.ndarray, auto_guess: bool) -> None:
+    def _reference_camera(self) -> np.ndarray | None:
+        if self.driver is None or self._reference_index is None:
+            return None
+        return self.driver.camera(self._reference_index)
+
+    def _set_reference(self, points: np.ndarray, auto_guess: bool,
+                       index: int | None = None) -> None:
         self._reference = points
+        self._reference_index = index
         self._reference_is_auto_guess = auto_guess
         if not auto_guess:
             self._zoom_points = points     # the close-up frames the neutral pose
         if self._animator is not None:
-            self._animator.set_driver_reference(points)
+            self._animator.set_driver_reference(points, self._reference_camera())
 
     @property
     def reference_pending(self) -> bool:
@@ -837,15 +875,27 @@ class PreviewSession:
         points = None if frame is None else driver.landmarks(wanted, frame, self._detect())
         if points is None:
             return False
-        self._set_reference(points, auto_guess=False)
+        self._set_reference(points, auto_guess=False, index=wanted)
         return True
 
-    def _update_reference(self, current: np.ndarray) -> None:
+    def _update_reference(self, current: np.ndarray, index: int | None) -> None:
         """Until the real neutral pose is known, the current frame stands in for it."""
         if not self.resolve_reference() and self._reference is None:
             # A camera has no "first seconds" to choose from: its first face is the
             # neutral pose until the user picks another ("use as neutral").
-            self._set_reference(current, auto_guess=not self.driver.meta.is_live)
+            self._set_reference(current, auto_guess=not self.driver.meta.is_live,
+                                index=index)
+
+    def _camera_motion(self, animator: Animator, index: int | None) -> np.ndarray | None:
+        """This frame's camera motion when following it and the tracker has reached it.
+        The neutral frame's camera may become known after the neutral pose itself."""
+        if self.motion.camera != "follow" or index is None or self.driver is None:
+            return None
+        if animator.reference_camera is None and self._reference is not None:
+            reference_camera = self._reference_camera()
+            if reference_camera is not None:
+                animator.set_driver_reference(self._reference, reference_camera)
+        return self.driver.camera(index)
 
     def render(self, index: int | None, frame: np.ndarray | None = None) -> PreviewFrame | None:
         """Preview of driver frame ``index`` (or the given live ``frame``); None past the end."""
@@ -871,11 +921,20 @@ class PreviewSession:
         result = result_points = crop = crop_points = weights = None
         animator = self._ensure_animator()
         if animator is not None and points is not None:
-            self._update_reference(points)
-            target = animator.target_landmarks(points)
+            self._update_reference(points, index)
+            camera = self._camera_motion(animator, index)
+            target = animator.target_landmarks(points, camera)
             crop, _ = animator.generate(target)
             result = self._paste.paste(crop)
             result_points = from_crop_units(target, self._display_box)[:, :2]
+            motion = animator.frame_motion(camera)
+            if motion is not None:   # portrait px -> display px
+                on_display = motion.copy()
+                on_display[:, 2] *= self.view.scale
+                result = self._mover.move(result, on_display)
+                result_points = apply_to_points(
+                    on_display, np.column_stack([result_points, np.zeros(len(result_points))])
+                )[:, :2]
             crop_points = target[:, :2] * crop.shape[0]
             if animator.references:
                 weights = np.array(animator.last_view_weights, np.float64)

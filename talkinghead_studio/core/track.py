@@ -19,6 +19,7 @@ import numpy as np
 
 from talkinghead_studio import __version__
 from talkinghead_studio.errors import InputFileError, NoFaceFound, RenderCancelled
+from talkinghead_studio.core.camera import CameraTracker
 from talkinghead_studio.core.landmarks import NUM_LANDMARKS, FaceMeshDetector
 
 TRACK_FORMAT = "talkinghead-studio-track"
@@ -28,7 +29,9 @@ MAX_INTERPOLATED_GAP = 60   # frames; longer gaps hold the last pose instead
 
 @dataclass
 class MotionTrack:
-    """points: Tx478x3 float32, driver pixels (gap-filled). detected: (T,) bool."""
+    """points: Tx478x3 float32, driver pixels (gap-filled). detected: (T,) bool.
+    camera: Tx2x3 float32, each frame's camera motion (core/camera.py: first-frame pixels
+    -> that frame's), or None for tracks recorded before it was kept."""
 
     points: np.ndarray
     detected: np.ndarray
@@ -36,6 +39,7 @@ class MotionTrack:
     frame_size: tuple[int, int]          # (width, height) of the driver frames
     source_name: str = ""
     extra: dict = field(default_factory=dict)
+    camera: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.points)
@@ -55,9 +59,12 @@ class MotionTrack:
                   "app_version": __version__, **self.extra}
         try:
             with open(temp, "wb") as handle:
-                np.savez_compressed(handle, points=self.points.astype(np.float32),
-                                    detected=self.detected.astype(bool),
-                                    header=np.array(json.dumps(header)))
+                arrays = {"points": self.points.astype(np.float32),
+                          "detected": self.detected.astype(bool),
+                          "header": np.array(json.dumps(header))}
+                if self.camera is not None:
+                    arrays["camera"] = self.camera.astype(np.float32)
+                np.savez_compressed(handle, **arrays)
             os.replace(temp, path)
         finally:
             temp.unlink(missing_ok=True)
@@ -73,18 +80,20 @@ class MotionTrack:
                 header = json.loads(str(data["header"]))
                 points = data["points"].astype(np.float32)
                 detected = data["detected"].astype(bool)
+                camera = data["camera"].astype(np.float32) if "camera" in data else None
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise InputFileError(
                 f"{path.name} is not a Talking-Head Studio motion track ({exc}). Record "
                 f"one with: talkinghead-studio track DRIVER -o motion.npz"
             ) from None
         if header.get("format") != TRACK_FORMAT or points.ndim != 3 or \
-                points.shape[1:] != (NUM_LANDMARKS, 3) or len(detected) != len(points):
+                points.shape[1:] != (NUM_LANDMARKS, 3) or len(detected) != len(points) or \
+                (camera is not None and camera.shape != (len(points), 2, 3)):
             raise InputFileError(f"{path.name} is not a valid motion track (wrong layout).")
         if not detected.any():
             raise NoFaceFound(f"The motion track {path.name} has no frame with a face.")
         return cls(points, detected, float(header["fps"]), tuple(header["frame_size"]),
-                   header.get("source_name", path.stem))
+                   header.get("source_name", path.stem), camera=camera)
 
 
 def fill_gaps(points: np.ndarray, detected: np.ndarray) -> np.ndarray:
@@ -153,12 +162,22 @@ class GapFiller:
         self._pending = []
 
 
-def detect_stream(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
-    """Landmarks (478x3 pixels) or None for each RGB frame, with MediaPipe tracking."""
-    with FaceMeshDetector(mode="video") as detector:
-        for frame in frames:
-            found = detector.detect(frame)
-            yield None if found is None else found.points
+def detect_stream(frames: Iterable[np.ndarray], follow_camera: bool = False
+                  ) -> Iterator[tuple[np.ndarray | None, np.ndarray | None]]:
+    """(landmarks 478x3 pixels or None, camera 2x3 float32 or None) for each RGB frame,
+    with MediaPipe tracking. The camera (core/camera.py) is only followed on request."""
+    cameras = CameraTracker() if follow_camera else None
+    last_points = None
+    try:
+        with FaceMeshDetector(mode="video") as detector:
+            for frame in frames:
+                found = detector.detect(frame)
+                points = None if found is None else found.points
+                last_points = points if points is not None else last_points
+                yield points, (None if cameras is None else cameras.update(frame, last_points))
+    finally:
+        if cameras is not None:
+            cameras.close()
 
 
 def extract_track(
@@ -172,13 +191,15 @@ def extract_track(
 
     info = probe_video(video_path)
     total = min(info.frame_count, max_frames) if max_frames else info.frame_count
-    raw, detected = [], []
+    raw, detected, cameras = [], [], []
     frames = iter_frames(video_path, info)
-    for index, points in enumerate(detect_stream(frames)):
+    # The camera is kept too (~2-4 ms a frame), so a track renders with either camera mode.
+    for index, (points, camera) in enumerate(detect_stream(frames, follow_camera=True)):
         if cancel is not None and cancel.is_set():
             raise RenderCancelled("Tracking cancelled.")
         raw.append(points if points is not None else np.zeros((NUM_LANDMARKS, 3), np.float32))
         detected.append(points is not None)
+        cameras.append(camera)
         if progress:
             progress(index + 1, max(total, index + 1))
         if max_frames and index + 1 >= max_frames:
@@ -190,4 +211,5 @@ def extract_track(
             f"where a face is clearly visible and facing the camera."
         )
     points = fill_gaps(np.stack(raw), detected)
-    return MotionTrack(points, detected, info.fps, info.size, Path(video_path).name)
+    return MotionTrack(points, detected, info.fps, info.size, Path(video_path).name,
+                       camera=np.stack(cameras))

@@ -546,15 +546,24 @@ class ControlPanel(QWidget):
         self.smoothing.valueChanged.connect(self._schedule)
         grid.addWidget(QLabel("Smoothing", group), 5, 0)
         grid.addWidget(self.smoothing, 5, 1)
-        grid.addLayout(self._neutral_row(group, neutral, auto_neutral), 6, 0, 1, 2)
+        self.follow_camera = QCheckBox("Follow the driver's camera", group)
+        self.follow_camera.setToolTip(
+            "Off: the portrait's frame stays still and only the head moves. On: when the "
+            "driver video was filmed with a moving camera (a pan, a zoom, a handheld "
+            "shake), the whole picture moves the same way and the head keeps its place "
+            "on the body. Read from the driver's background; video files and motion "
+            "tracks only, not a live camera.")
+        self.follow_camera.toggled.connect(lambda _: self._schedule())
+        grid.addWidget(self.follow_camera, 6, 0, 1, 2)
+        grid.addLayout(self._neutral_row(group, neutral, auto_neutral), 7, 0, 1, 2)
         self.neutral_label = QLabel("Neutral pose: automatic", group)
         self.neutral_label.setToolTip("The driver frame whose expression counts as "
                                       "'no motion' for the portrait")
-        grid.addWidget(self.neutral_label, 7, 0, 1, 2)
+        grid.addWidget(self.neutral_label, 8, 0, 1, 2)
         reset = QPushButton("Reset motion controls", group)
-        reset.setToolTip("Set mode, strengths and smoothing back to their defaults")
+        reset.setToolTip("Set mode, strengths, smoothing and camera back to their defaults")
         reset.clicked.connect(self.reset)
-        grid.addWidget(reset, 8, 0, 1, 2)
+        grid.addWidget(reset, 9, 0, 1, 2)
         return group
 
     def _neutral_row(self, parent, neutral: QAction, auto_neutral: QAction) -> QHBoxLayout:
@@ -623,7 +632,8 @@ class ControlPanel(QWidget):
         strengths = RegionStrengths(**{k: s.value() for k, s in self.strengths.items()})
         return MotionSettings(mode="absolute" if self.absolute.isChecked() else "relative",
                               neutral_frame=self._neutral_frame, strengths=strengths,
-                              smoothing=self.smoothing.value() / 100.0)
+                              smoothing=self.smoothing.value() / 100.0,
+                              camera="follow" if self.follow_camera.isChecked() else "fixed")
 
     def set_neutral_frame(self, index: int | None, live: bool = False) -> None:
         """Shown, and carried into motion(); no signal (the worker already knows)."""
@@ -642,6 +652,7 @@ class ControlPanel(QWidget):
         for key, slider in self.strengths.items():
             slider.set_value(getattr(defaults.strengths, key))
         self.smoothing.setValue(round(defaults.smoothing * 100))
+        self.follow_camera.setChecked(defaults.camera == "follow")
 
     # -------------------------------------------------------------------- throttling
     def _schedule(self) -> None:

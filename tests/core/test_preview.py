@@ -235,7 +235,8 @@ def test_preview_and_export_pick_the_same_automatic_neutral_frame(tmp_path):
     with AtomicVideoWriter(path, (256, 256), 25.0, crf=18) as writer:
         for index in range(200):
             writer.write(squashed if index < 80 else plain)
-    _, export_points = neutral_head(iter_driver_landmarks(path), MotionSettings(), 25.0)
+    _, (_, export_points, _, _) = neutral_head(iter_driver_landmarks(path), MotionSettings(),
+                                               25.0)
     driver = pv.VideoDriver(path)
     try:
         driver.tracker.join(timeout=120)

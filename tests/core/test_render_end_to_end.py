@@ -29,7 +29,7 @@ def rendered(tmp_path_factory, shipped_model, astronaut_path, sample_driver):
 
 def landmarks(video: Path, limit: int) -> list:
     frames = (f for i, f in zip(range(limit), iter_frames(video)))
-    return list(detect_stream(frames))
+    return [points for points, _ in detect_stream(frames)]
 
 
 def test_output_plays_with_frames_fps_size_and_audio(rendered, astronaut_path):

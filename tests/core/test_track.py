@@ -56,6 +56,20 @@ def test_save_and_load_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*partial*"))        # no temp file left behind
 
 
+def test_the_camera_motion_round_trips_and_older_tracks_have_none(tmp_path):
+    camera = np.tile(np.float32([[1, 0, 0], [0, 1, 0]]), (10, 1, 1))
+    camera[:, 0, 2] = np.arange(10)                    # a pan, one pixel a frame
+    with_camera = MotionTrack(ramp_track(), np.ones(10, bool), 30.0, (640, 480), camera=camera)
+    loaded = MotionTrack.load(with_camera.save(tmp_path / "panning.npz"))
+    assert np.array_equal(loaded.camera, camera)
+    older = MotionTrack(ramp_track(), np.ones(10, bool), 30.0, (640, 480))
+    assert MotionTrack.load(older.save(tmp_path / "older.npz")).camera is None
+    wrong = MotionTrack(ramp_track(), np.ones(10, bool), 30.0, (640, 480),
+                        camera=camera[:4])
+    with pytest.raises(InputFileError, match="wrong layout"):
+        MotionTrack.load(wrong.save(tmp_path / "wrong.npz"))
+
+
 def test_loading_a_foreign_npz_says_what_it_is(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, x=np.zeros(3))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from tests.qt.conftest import WAIT_MS, wait_driver, wait_portrait
@@ -189,3 +190,36 @@ def test_glasses_switch_reprepares_portrait(qtbot, window, hopper_path):
     qtbot.waitUntil(lambda: window.portrait_view.prepared.glasses is not None,
                     timeout=WAIT_MS)
     assert window.settings.rigid_glasses is True
+
+
+def test_follow_the_driver_camera_in_preview_and_export(qtbot, real_model, make_window,
+                                                       panning_clip, tmp_path):
+    """The checkbox moves the preview's whole picture with a panning driver camera, and
+    the export is made with the same setting."""
+    from talkinghead_studio.core.video import iter_frames
+    from tests.conftest import background_shift
+    from tests.qt.test_gui_export import export_via_dialog, wait_done
+
+    clip, first = panning_clip
+    window = make_window(model=real_model)
+    wait_portrait(qtbot, window, first)
+    wait_driver(qtbot, window, clip)
+    qtbot.waitUntil(lambda: window.tracked_fraction >= 1.0, timeout=WAIT_MS)
+    window.transport.slider.setValue(0)
+    wait_frame(qtbot, window, lambda f: f.index == 0)
+    start = window.result_canvas.image_array.copy()
+    window.transport.slider.setValue(19)
+    wait_frame(qtbot, window, lambda f: f.index == 19)
+    fixed = window.result_canvas.image_array.copy()
+    target_points_after(qtbot, window, lambda: window.controls.follow_camera.setChecked(True))
+    followed = window.result_canvas.image_array.copy()
+    assert abs(background_shift(start, fixed)) < 0.5             # the backdrop stays
+    assert background_shift(start, followed) > 5                 # it moves with the camera
+    result = wait_done(qtbot, window, export_via_dialog(qtbot, window,
+                                                        tmp_path / "followed.mp4", "mp4"))
+    exported, driver = list(iter_frames(result.output)), list(iter_frames(clip))
+    assert len(exported) == 20
+    assert background_shift(exported[0], exported[-1]) == pytest.approx(
+        background_shift(driver[0], driver[-1]), abs=1.0)
+    window.controls.reset()
+    assert window.controls.motion().camera == "fixed"
