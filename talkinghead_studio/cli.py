@@ -25,10 +25,13 @@ def _add_motion_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--neutral", default="auto",
                        help="driver reference frame: 'auto' (most neutral frontal frame in the "
                             "first 10 s), 'first', or a frame number")
-    group.add_argument("--camera", choices=["fixed", "follow"], default="fixed",
-                       help="fixed (default): the portrait's frame stays still and only the "
-                            "head moves; follow: the whole frame also pans and zooms as the "
-                            "driver's camera did (seen in the driver's background)")
+    group.add_argument("--camera", choices=["fixed", "steady", "follow"], default="fixed",
+                       help="the driver's camera motion (read from its background). fixed "
+                            "(default): not read; the head moves as the face moved in the "
+                            "video, camera moves included. steady: taken out of the head's "
+                            "motion, the frame stays still (a handheld driver). follow: the "
+                            "head keeps its place and the whole frame pans and zooms as the "
+                            "driver's camera did")
     group.add_argument("--smoothing", type=float, default=0.5,
                        help="landmark smoothing 0..1 (0 = off; default 0.5)")
     for region in ("pose", "brows", "eyes", "mouth"):

@@ -7,7 +7,7 @@ from typing import Literal
 
 MotionMode = Literal["relative", "absolute"]
 NeutralPick = Literal["auto", "first"]
-CameraMode = Literal["fixed", "follow"]
+CameraMode = Literal["fixed", "steady", "follow"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,10 @@ class MotionSettings:
     strengths: RegionStrengths = field(default_factory=RegionStrengths)
     smoothing: float = 0.5              # 0 = off, 1 = strongest One Euro smoothing
     stabilize_scale: bool = True        # remove head-size "breathing" not in the driver
-    # fixed: the portrait's frame stays put and only the head moves; follow: the whole
-    # frame pans and zooms as the driver's camera did (core/camera.py)
+    # What the driver's camera motion (core/camera.py) does. fixed: nothing is read; the
+    # head moves as the face moved in the video, camera moves included. steady: it is
+    # taken out of the head's motion (a handheld driver); the frame stays put. follow:
+    # taken out of the head's motion, and the whole frame pans and zooms with it.
     camera: CameraMode = "fixed"
 
 

@@ -157,9 +157,16 @@ class Animator:
     def frame_motion(self, camera: np.ndarray | None) -> np.ndarray | None:
         """How the whole output frame moves for a driver frame whose camera motion is
         ``camera`` (2x3, core/camera.py): 2x3 float32 in portrait pixels, or None when
-        it stays put (camera "fixed", no camera known, or a still camera)."""
-        if self.motion.camera != "follow" or camera is None \
-                or self._reference_camera is None or self._driver_to_portrait is None:
+        it stays put (camera not "follow", no camera known, or a still camera)."""
+        if self.motion.camera != "follow":
+            return None
+        return self._camera_in_portrait(camera)
+
+    def _camera_in_portrait(self, camera: np.ndarray | None) -> np.ndarray | None:
+        """The driver's camera motion since the neutral frame, in portrait pixels (2x3
+        float32), or None (not known, or a still camera)."""
+        if camera is None or self._reference_camera is None \
+                or self._driver_to_portrait is None:
             return None
         # The driver's camera since the neutral frame, in the portrait's pixels.
         since_neutral = cam.to_3x3(cam.relative(camera, self._reference_camera))
@@ -178,13 +185,15 @@ class Animator:
                          camera: np.ndarray | None = None) -> np.ndarray:
         """Driver landmarks (478x3 px) -> portrait target landmarks (478x3 crop units).
 
-        When following the camera, ``camera`` (2x3) is this frame's camera motion: the
-        landmarks are first taken back to the neutral frame's camera, so that only the
-        head's own motion moves the head (the frame then moves by :meth:`frame_motion`)."""
-        if self.motion.camera == "follow" and camera is not None:
+        With camera "steady" or "follow", ``camera`` (2x3) is this frame's camera motion:
+        the landmarks are first taken back to the neutral frame's camera, so that only the
+        head's own motion moves the head (when following, the frame then moves by
+        :meth:`frame_motion`)."""
+        if self.motion.camera != "fixed" and camera is not None:
             if not self.has_reference:   # neutral "first": this frame is the reference
                 self.set_driver_reference(driver_points, camera)
-            warp = self.frame_motion(camera)
+            # The same (faded) motion the frame follows, so head and frame agree.
+            warp = self._camera_in_portrait(camera)
             if warp is not None:
                 to_portrait = self._driver_to_portrait
                 in_driver = np.linalg.inv(to_portrait) @ cam.to_3x3(warp) @ to_portrait

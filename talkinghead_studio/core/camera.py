@@ -249,22 +249,29 @@ class FrameMover:
         self._lock = threading.Lock()
 
     def _build_canvas(self) -> np.ndarray:
-        from talkinghead_studio.core.portrait import _wide_blur
-
         margin = self._margin
         height, width = self._portrait.shape[:2]
         # The edge row (column) repeated outwards continues whatever crosses the edge
         # (a shirt, a wall's shading) in the right colours, as streaks; blurring those
         # more the further they are from the edge turns them into soft colour.
         repeated = cv2.copyMakeBorder(self._portrait, margin, margin, margin, margin,
-                                      cv2.BORDER_REPLICATE).astype(np.float32)
-        inside = np.zeros(repeated.shape[:2], np.uint8)
-        inside[margin:margin + height, margin:margin + width] = 1
-        distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
-        soft = _wide_blur(repeated, max(height, width) / 24)
-        weight = np.clip(distance / (APRON_FADE * max(height, width)), 0, 1)[..., None]
-        canvas = repeated * (1 - weight) + soft * weight
-        return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+                                      cv2.BORDER_REPLICATE)
+        full = (repeated.shape[1], repeated.shape[0])
+        # A wide blur loses nothing done on an eighth-size copy (~0.05 s at 1145 px).
+        shrink = 8
+        small = cv2.resize(repeated, (max(1, full[0] // shrink), max(1, full[1] // shrink)),
+                           interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), max(height, width) / 24 / shrink)
+        soft = cv2.resize(small, full, interpolation=cv2.INTER_LINEAR)
+        # Distance to the portrait's rectangle, per axis then combined.
+        xs = np.arange(full[0], dtype=np.float32)
+        ys = np.arange(full[1], dtype=np.float32)
+        out_x = np.maximum(np.maximum(margin - xs, xs - (margin + width - 1)), 0)
+        out_y = np.maximum(np.maximum(margin - ys, ys - (margin + height - 1)), 0)
+        distance = np.sqrt(out_y[:, None] ** 2 + out_x[None, :] ** 2)
+        weight = np.minimum(distance / (APRON_FADE * max(height, width)), 1.0)
+        weight = np.ascontiguousarray(weight, dtype=np.float32)
+        return cv2.blendLinear(soft, repeated, weight, 1.0 - weight)
 
     def move(self, frame: np.ndarray, motion: np.ndarray) -> np.ndarray:
         """frame: HxWx3 uint8 at portrait size; motion: 2x3 float32 (portrait px).

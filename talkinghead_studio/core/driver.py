@@ -224,7 +224,7 @@ def start_driver(path: str | os.PathLike, motion: MotionSettings,
     stop = threading.Event()
     landmarks = iter_driver_landmarks(path, max_frames, start_frame, stop=stop,
                                       video=info.video,
-                                      follow_camera=motion.camera == "follow")
+                                      follow_camera=motion.camera != "fixed")
     head = in_background(neutral_head, landmarks, motion, info.fps, name="driver-head")
     return DriverStart(info, landmarks, head, stop,
                        (Path(path), motion, max_frames, start_frame))

@@ -263,7 +263,7 @@ class BackgroundTracker(threading.Thread):
     Uses its own decoder and its own detector (MediaPipe graphs are not thread-safe) in
     video mode, as the export does, so the preview sees the same motion as the export.
     It follows the camera too (core/camera.py; it can only be followed front to back),
-    so that "follow the driver's camera" can be previewed.
+    so that the camera modes "steady" and "follow" can be previewed.
     """
 
     def __init__(self, path: Path, cache: LandmarkCache, count: int) -> None:
@@ -887,9 +887,9 @@ class PreviewSession:
                                 index=index)
 
     def _camera_motion(self, animator: Animator, index: int | None) -> np.ndarray | None:
-        """This frame's camera motion when following it and the tracker has reached it.
+        """This frame's camera motion when it is used and the tracker has reached it.
         The neutral frame's camera may become known after the neutral pose itself."""
-        if self.motion.camera != "follow" or index is None or self.driver is None:
+        if self.motion.camera == "fixed" or index is None or self.driver is None:
             return None
         if animator.reference_camera is None and self._reference is not None:
             reference_camera = self._reference_camera()

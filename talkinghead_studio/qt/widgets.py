@@ -489,6 +489,9 @@ class ControlPanel(QWidget):
     glasses_changed = Signal(bool)     # keep glasses frames rigid
     provider_changed = Signal(str)     # "auto" | "cpu" | "cuda"
 
+    CAMERA_MODES = (("Fixed", "fixed"), ("Steady (remove camera motion)", "steady"),
+                    ("Follow the driver's camera", "follow"))
+
     REGIONS = (
         ("pose", "Head pose", "How much of the driver's head turn, tilt and sway to use"),
         ("brows", "Brows", "How much of the driver's eyebrow motion to use"),
@@ -546,15 +549,19 @@ class ControlPanel(QWidget):
         self.smoothing.valueChanged.connect(self._schedule)
         grid.addWidget(QLabel("Smoothing", group), 5, 0)
         grid.addWidget(self.smoothing, 5, 1)
-        self.follow_camera = QCheckBox("Follow the driver's camera", group)
-        self.follow_camera.setToolTip(
-            "Off: the portrait's frame stays still and only the head moves. On: when the "
-            "driver video was filmed with a moving camera (a pan, a zoom, a handheld "
-            "shake), the whole picture moves the same way and the head keeps its place "
-            "on the body. Read from the driver's background; video files and motion "
-            "tracks only, not a live camera.")
-        self.follow_camera.toggled.connect(lambda _: self._schedule())
-        grid.addWidget(self.follow_camera, 6, 0, 1, 2)
+        self.camera_combo = QComboBox(group)
+        for label, value in self.CAMERA_MODES:
+            self.camera_combo.addItem(label, value)
+        self.camera_combo.setToolTip(
+            "What a moving camera in the driver video (a pan, a zoom, a handheld shake) "
+            "does, read from the driver's background. Fixed: nothing; the head moves as "
+            "the face moved on screen. Steady: the camera's motion is taken out, so the "
+            "head keeps its place on the body. Follow: the same, and the whole picture "
+            "moves as the camera did. Video files and motion tracks only, not a live "
+            "camera.")
+        self.camera_combo.currentIndexChanged.connect(lambda _: self._schedule())
+        grid.addWidget(QLabel("Camera", group), 6, 0)
+        grid.addWidget(self.camera_combo, 6, 1)
         grid.addLayout(self._neutral_row(group, neutral, auto_neutral), 7, 0, 1, 2)
         self.neutral_label = QLabel("Neutral pose: automatic", group)
         self.neutral_label.setToolTip("The driver frame whose expression counts as "
@@ -633,7 +640,7 @@ class ControlPanel(QWidget):
         return MotionSettings(mode="absolute" if self.absolute.isChecked() else "relative",
                               neutral_frame=self._neutral_frame, strengths=strengths,
                               smoothing=self.smoothing.value() / 100.0,
-                              camera="follow" if self.follow_camera.isChecked() else "fixed")
+                              camera=self.camera_combo.currentData())
 
     def set_neutral_frame(self, index: int | None, live: bool = False) -> None:
         """Shown, and carried into motion(); no signal (the worker already knows)."""
@@ -652,7 +659,10 @@ class ControlPanel(QWidget):
         for key, slider in self.strengths.items():
             slider.set_value(getattr(defaults.strengths, key))
         self.smoothing.setValue(round(defaults.smoothing * 100))
-        self.follow_camera.setChecked(defaults.camera == "follow")
+        self.set_camera_mode(defaults.camera)
+
+    def set_camera_mode(self, mode: str) -> None:
+        self.camera_combo.setCurrentIndex(max(0, self.camera_combo.findData(mode)))
 
     # -------------------------------------------------------------------- throttling
     def _schedule(self) -> None:

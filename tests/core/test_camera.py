@@ -9,6 +9,7 @@ import pytest
 from talkinghead_studio.config import MotionSettings, RenderSettings
 from talkinghead_studio.core import camera as cam
 from talkinghead_studio.core.animator import Animator
+from talkinghead_studio.core.landmarks import FaceMeshDetector
 from talkinghead_studio.core.pipeline import RenderJob, render
 from talkinghead_studio.core.video import iter_frames
 from tests.conftest import background_shift, texture
@@ -103,6 +104,17 @@ def test_a_camera_pan_moves_the_frame_and_leaves_the_head_in_its_place(following
     assert np.allclose(motion[:, 2], driver_to_portrait @ [30.0, 0.0], atol=1e-3)
 
 
+def test_steady_takes_the_camera_out_of_the_head_but_keeps_the_frame(following):
+    animator, driver = following
+    steady = Animator(animator.portrait, animator.generator,
+                      MotionSettings(smoothing=0.0, camera="steady"))
+    steady.set_driver_reference(driver, cam.identity())
+    pan = np.float32([[1, 0, 30], [0, 1, 0]])
+    panned = steady.target_landmarks(cam.apply_to_points(pan, driver), pan)
+    assert np.abs(panned - steady.target_landmarks(driver, cam.identity())).max() < 1e-3
+    assert steady.frame_motion(pan) is None
+
+
 def test_a_still_camera_does_not_resample_the_frame(following):
     animator, _ = following
     assert animator.frame_motion(np.float32([[1, 0, 0.2], [0, 1, -0.1]])) is None
@@ -111,19 +123,33 @@ def test_a_still_camera_does_not_resample_the_frame(following):
     assert fixed.frame_motion(np.float32([[1, 0, 30], [0, 1, 0]])) is None
 
 
-@pytest.mark.parametrize("mode", ["fixed", "follow"])
-def test_a_render_follows_a_panning_camera_only_when_asked(tmp_path, shipped_model,
-                                                           panning_clip, mode):
+def face_shift(first: np.ndarray, last: np.ndarray) -> float:
+    """Horizontal shift (px) of the re-detected face's centre from ``first`` to ``last``."""
+    with FaceMeshDetector(mode="image") as detector:
+        start, end = detector.detect(first).points, detector.detect(last).points
+    return float(end[:, 0].mean() - start[:, 0].mean())
+
+
+@pytest.mark.parametrize("mode", ["fixed", "steady", "follow"])
+def test_camera_modes_on_a_panning_driver(tmp_path, shipped_model, panning_clip, mode):
+    """The driver's camera pans; the astronaut does not move on her backdrop. fixed: the
+    pan moves the head over a still frame. steady: nothing moves. follow: head and
+    backdrop move together, as in the driver."""
     clip, portrait = panning_clip
     out = tmp_path / f"{mode}.mp4"
     render(RenderJob(portrait, clip, out,
                      motion=MotionSettings(neutral="first", camera=mode),
                      render=RenderSettings(size=256)))
-    frames = list(iter_frames(out))
-    driver = list(iter_frames(clip))
-    shift = background_shift(frames[0], frames[-1])
-    if mode == "follow":   # the backdrop moves as the driver's did (measured the same way)
-        assert abs(background_shift(driver[0], driver[-1])) > 10
-        assert shift == pytest.approx(background_shift(driver[0], driver[-1]), abs=1.0)
+    frames, driver = list(iter_frames(out)), list(iter_frames(clip))
+    backdrop = background_shift(frames[0], frames[-1])
+    face = face_shift(frames[0], frames[-1])
+    driver_backdrop = background_shift(driver[0], driver[-1])
+    driver_face = face_shift(driver[0], driver[-1])
+    assert driver_face < -15 and driver_backdrop > 10   # (phase correlation's sign)
+    if mode == "fixed":
+        assert abs(backdrop) < 0.5 and face == pytest.approx(driver_face, abs=3)
+    elif mode == "steady":
+        assert abs(backdrop) < 0.5 and abs(face) < 3
     else:
-        assert abs(shift) < 0.5
+        assert backdrop == pytest.approx(driver_backdrop, abs=1.0)
+        assert face == pytest.approx(driver_face, abs=3)

@@ -194,8 +194,8 @@ def test_glasses_switch_reprepares_portrait(qtbot, window, hopper_path):
 
 def test_follow_the_driver_camera_in_preview_and_export(qtbot, real_model, make_window,
                                                        panning_clip, tmp_path):
-    """The checkbox moves the preview's whole picture with a panning driver camera, and
-    the export is made with the same setting."""
+    """"Follow the driver's camera" moves the preview's whole picture with a panning
+    driver camera, and the export is made with the same setting."""
     from talkinghead_studio.core.video import iter_frames
     from tests.conftest import background_shift
     from tests.qt.test_gui_export import export_via_dialog, wait_done
@@ -211,7 +211,7 @@ def test_follow_the_driver_camera_in_preview_and_export(qtbot, real_model, make_
     window.transport.slider.setValue(19)
     wait_frame(qtbot, window, lambda f: f.index == 19)
     fixed = window.result_canvas.image_array.copy()
-    target_points_after(qtbot, window, lambda: window.controls.follow_camera.setChecked(True))
+    target_points_after(qtbot, window, lambda: window.controls.set_camera_mode("follow"))
     followed = window.result_canvas.image_array.copy()
     assert abs(background_shift(start, fixed)) < 0.5             # the backdrop stays
     assert background_shift(start, followed) > 5                 # it moves with the camera
