@@ -13,7 +13,8 @@ import numpy as np
 from talkinghead_studio.config import MotionSettings
 from talkinghead_studio.core import camera as cam
 from talkinghead_studio.core.crop import PasteBack
-from talkinghead_studio.core.motion import MotionRetargeter, landmark_smoother
+from talkinghead_studio.core.motion import (MotionRetargeter, fit_similarity_2d,
+                                            landmark_smoother)
 from talkinghead_studio.core.portrait import PreparedPortrait
 from talkinghead_studio.core.references import ReferenceSelector, ReferenceView, blend_face
 from talkinghead_studio.core import face_regions as fr
@@ -25,22 +26,6 @@ from talkinghead_studio.inference.session import OnnxGenerator
 # CAMERA_FULL_PX the motion fades in, so there is no jump where following starts.
 CAMERA_STILL_PX = 0.5
 CAMERA_FULL_PX = 1.5
-
-
-def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least-squares 2-D similarity (Umeyama) from Nx2 ``source`` to Nx2 ``target``:
-    3x3 float64."""
-    source, target = source.astype(np.float64), target.astype(np.float64)
-    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
-    a, b = source - source_mean, target - target_mean
-    u, singular, vt = np.linalg.svd(b.T @ a)
-    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ sign @ vt
-    scale = np.trace(np.diag(singular) @ sign) / max((a ** 2).sum(), 1e-12)
-    matrix = np.eye(3)
-    matrix[:2, :2] = scale * rotation
-    matrix[:2, 2] = target_mean - scale * rotation @ source_mean
-    return matrix
 
 
 def to_tensor(image: np.ndarray) -> np.ndarray:
@@ -120,8 +105,8 @@ class Animator:
         ``camera``: that frame's camera motion (2x3, core/camera.py), if known."""
         self.retargeter.set_reference(driver_points)
         self._reference_camera = camera
-        self._driver_to_portrait = similarity_fit(driver_points[:, :2],
-                                                  self.portrait.points[:, :2])
+        self._driver_to_portrait = cam.to_3x3(fit_similarity_2d(driver_points[:, :2],
+                                                                self.portrait.points[:, :2]))
         self._smoother = None   # restart smoothing from the new reference
 
     @property
@@ -168,7 +153,6 @@ class Animator:
         if camera is None or self._reference_camera is None \
                 or self._driver_to_portrait is None:
             return None
-        # The driver's camera since the neutral frame, in the portrait's pixels.
         since_neutral = cam.to_3x3(cam.relative(camera, self._reference_camera))
         to_portrait = self._driver_to_portrait
         warp = (to_portrait @ since_neutral @ np.linalg.inv(to_portrait))[:2]

@@ -61,6 +61,14 @@ def fit_similarity(source: np.ndarray, target: np.ndarray) -> Similarity:
     return Similarity(scale, rotation, translation)
 
 
+def fit_similarity_2d(source_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
+    """2x3 float64 least-squares similarity mapping source Nx2 points onto target Nx2."""
+    src = np.column_stack([source_xy, np.zeros(len(source_xy))])
+    dst = np.column_stack([target_xy, np.zeros(len(target_xy))])
+    fit = fit_similarity(src, dst)
+    return np.column_stack([fit.scale * fit.rotation[:2, :2], fit.translation[:2]])
+
+
 def rotation_power(rotation: np.ndarray, power: float) -> np.ndarray:
     """The rotation about the same axis by ``power`` times the angle (3x3 float64)."""
     cos_angle = np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0)

@@ -23,7 +23,7 @@ from talkinghead_studio.core import face_regions as fr
 from talkinghead_studio.core.crop import to_crop_units
 from talkinghead_studio.core.images import LoadedImage
 from talkinghead_studio.core.landmarks import FaceMeshDetector
-from talkinghead_studio.core.motion import fit_similarity
+from talkinghead_studio.core.motion import fit_similarity, fit_similarity_2d
 from talkinghead_studio.core.portrait import PreparedPortrait, find_portrait_face
 from talkinghead_studio.errors import NoFaceFound
 
@@ -60,14 +60,6 @@ class ReferenceView:
     name: str
 
 
-def _similarity_2d(source_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
-    """2x3 float64 least-squares similarity mapping source Nx2 points onto target Nx2."""
-    src = np.column_stack([source_xy, np.zeros(len(source_xy))])
-    dst = np.column_stack([target_xy, np.zeros(len(target_xy))])
-    fit = fit_similarity(src, dst)
-    return np.column_stack([fit.scale * fit.rotation[:2, :2], fit.translation[:2]])
-
-
 def _face_mask(points: np.ndarray, size: int, feather: float = 0.04) -> np.ndarray:
     """RxR float32 in [0,1]: the filled face oval of crop-unit landmarks, feathered."""
     mask = np.zeros((size, size), np.float32)
@@ -101,7 +93,7 @@ def align_reference(reference: LoadedImage, main: PreparedPortrait, name: str,
         raise NoFaceFound(f"No face was found in the extra view {name}; remove it or use a "
                           f"clearer picture of the same face.")
     rigid = list(fr.RIGID)
-    to_main = _similarity_2d(found.points[rigid, :2], main.points[rigid, :2])
+    to_main = fit_similarity_2d(found.points[rigid, :2], main.points[rigid, :2])
     scale = float(np.sqrt(abs(np.linalg.det(to_main[:, :2]))))
     main_points = found.points.astype(np.float64).copy()
     main_points[:, :2] = found.points[:, :2] @ to_main[:, :2].T + to_main[:, 2]

@@ -489,8 +489,14 @@ class ControlPanel(QWidget):
     glasses_changed = Signal(bool)     # keep glasses frames rigid
     provider_changed = Signal(str)     # "auto" | "cpu" | "cuda"
 
-    CAMERA_MODES = (("Fixed", "fixed"), ("Steady (remove camera motion)", "steady"),
-                    ("Follow the driver's camera", "follow"))
+    CAMERA_MODES = (
+        ("Fixed", "fixed", "The head moves as the driver's face moved on screen, camera "
+                           "moves included"),
+        ("Steady", "steady", "The driver's camera motion is taken out: the head keeps its "
+                             "place on the body and the picture stays still"),
+        ("Follow", "follow", "The head keeps its place on the body and the whole picture "
+                             "pans and zooms as the driver's camera did"),
+    )
 
     REGIONS = (
         ("pose", "Head pose", "How much of the driver's head turn, tilt and sway to use"),
@@ -550,8 +556,9 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Smoothing", group), 5, 0)
         grid.addWidget(self.smoothing, 5, 1)
         self.camera_combo = QComboBox(group)
-        for label, value in self.CAMERA_MODES:
+        for index, (label, value, tip) in enumerate(self.CAMERA_MODES):
             self.camera_combo.addItem(label, value)
+            self.camera_combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         self.camera_combo.setToolTip(
             "What a moving camera in the driver video (a pan, a zoom, a handheld shake) "
             "does, read from the driver's background. Fixed: nothing; the head moves as "

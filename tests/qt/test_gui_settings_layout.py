@@ -100,4 +100,8 @@ def test_lays_out_at_1280x720(qtbot, loaded_window):
     # The control panel fits without scrolling, and nothing is squeezed below its hint.
     panel = window.controls
     assert panel.parentWidget().height() >= panel.minimumSizeHint().height()
+    # ... and never sideways: a wide control would push the sliders' values out of view.
+    scroll = panel.parentWidget().parentWidget()
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert panel.minimumSizeHint().width() <= scroll.viewport().width()
     assert window.transport.slider.width() >= 300
