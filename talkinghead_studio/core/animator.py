@@ -157,8 +157,7 @@ class Animator:
         to_portrait = self._driver_to_portrait
         warp = (to_portrait @ since_neutral @ np.linalg.inv(to_portrait))[:2]
         height, width = self.portrait.image.rgb.shape[:2]
-        corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
-        shift = np.abs(corners @ warp[:, :2].T + warp[:, 2] - corners).max()
+        shift = cam.travel(warp, (width, height))
         if shift <= CAMERA_STILL_PX:
             return None
         fade = min(1.0, (shift - CAMERA_STILL_PX) / (CAMERA_FULL_PX - CAMERA_STILL_PX))

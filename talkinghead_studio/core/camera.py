@@ -65,6 +65,19 @@ def apply_to_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return moved
 
 
+def travel(matrix: np.ndarray, size: tuple[int, int]) -> float:
+    """How far (px) a 2x3 camera motion moves the corners of a (width, height) frame."""
+    width, height = size
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
+    moved = corners @ matrix[:, :2].T.astype(np.float64) + matrix[:, 2]
+    return float(np.abs(moved - corners).max())
+
+
+#: A driver whose camera moves its frame's corners by more than this share of the long
+#: side is worth a hint that the "steady" and "follow" camera modes exist.
+NOTABLE_TRAVEL = 0.02
+
+
 def invert(matrix: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(matrix.astype(np.float64)).astype(np.float32)
 

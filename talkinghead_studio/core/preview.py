@@ -33,7 +33,8 @@ import numpy as np
 
 from talkinghead_studio.config import MotionSettings, RenderSettings
 from talkinghead_studio.core.animator import Animator
-from talkinghead_studio.core.camera import CameraTracker, FrameMover, apply_to_points
+from talkinghead_studio.core.camera import (NOTABLE_TRAVEL, CameraTracker, FrameMover,
+                                            apply_to_points, travel)
 from talkinghead_studio.core.crop import CropBox, PasteBack, face_crop_box, from_crop_units
 from talkinghead_studio.core.images import LoadedImage, load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
@@ -271,6 +272,7 @@ class BackgroundTracker(threading.Thread):
         self.path, self.cache, self.count = path, cache, count
         self.stop_event = threading.Event()
         self.done = 0
+        self.camera_travel = 0.0  # px: the most the camera moved the frame's corners
         self.finished = False    # reached the real end (frame counts can be estimates)
         self.error: BaseException | None = None
 
@@ -289,7 +291,10 @@ class BackgroundTracker(threading.Thread):
                     points = None if found is None else found.points
                     self.cache.put(index, points)
                     last_points = points if points is not None else last_points
-                    self.cache.put_camera(index, cameras.update(frame, last_points))
+                    camera = cameras.update(frame, last_points)
+                    self.cache.put_camera(index, camera)
+                    size = (frame.shape[1], frame.shape[0])
+                    self.camera_travel = max(self.camera_travel, travel(camera, size))
                     self.done = index + 1
                 self.finished = True
         except Exception as exc:  # the preview still detects on demand; keep the reason
@@ -345,6 +350,13 @@ class VideoDriver:
     def camera(self, index: int) -> np.ndarray | None:
         return self.cache.camera(index)
 
+    @property
+    def camera_moves(self) -> bool:
+        """The driver's camera moves notably (in what has been tracked so far)."""
+        if self.tracker is None:
+            return False
+        return self.tracker.camera_travel > NOTABLE_TRAVEL * max(self.meta.frame_size)
+
     def auto_neutral(self) -> int | None:
         """The export's automatic neutral frame, once the first seconds are tracked."""
         window = _neutral_window(self.meta.fps, self.meta.frame_count)
@@ -390,6 +402,13 @@ class TrackDriver:
         if self.track.camera is None or not 0 <= index < len(self.track):
             return None   # recorded before tracks kept the camera
         return self.track.camera[index]
+
+    @property
+    def camera_moves(self) -> bool:
+        if self.track.camera is None:
+            return False
+        size = tuple(self.meta.frame_size)
+        return max(travel(c, size) for c in self.track.camera) > NOTABLE_TRAVEL * max(size)
 
     def auto_neutral(self) -> int | None:
         window = _neutral_window(self.track.fps, len(self.track))

@@ -244,6 +244,7 @@ class MainWindow(QMainWindow):
         worker.neutral_changed.connect(self._on_neutral)
         worker.fps_measured.connect(lambda fps: self.fps_label.setText(f"{fps:.1f} fps"))
         worker.tracking_progress.connect(self._on_tracking)
+        worker.camera_moves.connect(self.controls.show_camera_note)
         worker.busy.connect(self._on_busy)
         worker.failed.connect(self._on_preview_failed)
         worker.start()
@@ -464,6 +465,7 @@ class MainWindow(QMainWindow):
         self.driver_meta = meta
         self.tracked_fraction = 0.0
         self.controls.set_neutral_frame(None)
+        self.controls.show_camera_note(False)   # until the new driver's camera is known
         if meta is None:
             self.last_frame = None
             self._show_result()

@@ -569,15 +569,22 @@ class ControlPanel(QWidget):
         self.camera_combo.currentIndexChanged.connect(lambda _: self._schedule())
         grid.addWidget(QLabel("Camera", group), 6, 0)
         grid.addWidget(self.camera_combo, 6, 1)
-        grid.addLayout(self._neutral_row(group, neutral, auto_neutral), 7, 0, 1, 2)
+        self.camera_note = QLabel("This driver's camera moves: Steady keeps the head on "
+                                  "the body.", group)
+        self.camera_note.setWordWrap(True)
+        self.camera_note.setToolTip("Found in the driver's background: a pan, a zoom or a "
+                                    "handheld shake")
+        self.camera_note.setVisible(False)
+        grid.addWidget(self.camera_note, 7, 0, 1, 2)
+        grid.addLayout(self._neutral_row(group, neutral, auto_neutral), 8, 0, 1, 2)
         self.neutral_label = QLabel("Neutral pose: automatic", group)
         self.neutral_label.setToolTip("The driver frame whose expression counts as "
                                       "'no motion' for the portrait")
-        grid.addWidget(self.neutral_label, 8, 0, 1, 2)
+        grid.addWidget(self.neutral_label, 9, 0, 1, 2)
         reset = QPushButton("Reset motion controls", group)
         reset.setToolTip("Set mode, strengths, smoothing and camera back to their defaults")
         reset.clicked.connect(self.reset)
-        grid.addWidget(reset, 9, 0, 1, 2)
+        grid.addWidget(reset, 10, 0, 1, 2)
         return group
 
     def _neutral_row(self, parent, neutral: QAction, auto_neutral: QAction) -> QHBoxLayout:
@@ -667,6 +674,10 @@ class ControlPanel(QWidget):
             slider.set_value(getattr(defaults.strengths, key))
         self.smoothing.setValue(round(defaults.smoothing * 100))
         self.set_camera_mode(defaults.camera)
+
+    def show_camera_note(self, camera_moves: bool) -> None:
+        """Say so when the driver's camera moves (hidden for a still camera)."""
+        self.camera_note.setVisible(bool(camera_moves))
 
     def set_camera_mode(self, mode: str) -> None:
         self.camera_combo.setCurrentIndex(max(0, self.camera_combo.findData(mode)))

@@ -29,6 +29,7 @@ from talkinghead_studio.core.preview import (
     CameraInfo,
     PlaybackClock,
     PreviewSession,
+    TrackDriver,
     VideoDriver,
     WebcamDriver,
     open_driver,
@@ -168,6 +169,7 @@ class PreviewWorker(ThreadedWorker):
     neutral_changed = Signal(object)    # driver frame index, -1 for a live frame, None = auto
     fps_measured = Signal(float)
     tracking_progress = Signal(float)   # fraction of the driver video tracked
+    camera_moves = Signal(bool)         # the driver's camera moves (once it is known)
     busy = Signal(str)                  # what the worker is doing; "" when done
     failed = Signal(object, str)
 
@@ -532,9 +534,14 @@ class PreviewWorker(ThreadedWorker):
 
     def _report_tracking(self) -> None:
         driver = self._driver()
+        if isinstance(driver, TrackDriver) and self._last_tracking < 1.0:
+            self._last_tracking = 1.0
+            emit(self.camera_moves, driver.camera_moves)
         if not isinstance(driver, VideoDriver):
             return
         fraction = round(driver.tracked_fraction, 2)
         if fraction != self._last_tracking:
             self._last_tracking = fraction
             emit(self.tracking_progress, fraction)
+            if fraction >= 1.0:
+                emit(self.camera_moves, driver.camera_moves)

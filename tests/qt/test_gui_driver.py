@@ -104,4 +104,7 @@ def test_driver_is_tracked_in_the_background(qtbot, window, driver_clip):
     wait_driver(qtbot, window, driver_clip)
     qtbot.waitUntil(lambda: window.tracked_fraction >= 1.0, timeout=WAIT_MS)
     assert window.tracking_label.text() == ""
+    qtbot.wait(300)                                      # the camera verdict follows
+    # The clip turns the whole picture, but over a plain backdrop: nothing to go on.
+    assert not window.controls.camera_note.isVisible()
     assert not window.preview.neutral_pending      # the automatic neutral frame is set

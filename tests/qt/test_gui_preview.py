@@ -205,6 +205,7 @@ def test_follow_the_driver_camera_in_preview_and_export(qtbot, real_model, make_
     wait_portrait(qtbot, window, first)
     wait_driver(qtbot, window, clip)
     qtbot.waitUntil(lambda: window.tracked_fraction >= 1.0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.controls.camera_note.isVisible(), timeout=WAIT_MS)
     window.transport.slider.setValue(0)
     wait_frame(qtbot, window, lambda f: f.index == 0)
     start = window.result_canvas.image_array.copy()
