@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setFixedWidth(SIDE_PANEL_WIDTH)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # A short window scrolls the panel up and down; the controls then narrow by the
+        # scroll bar's width rather than hide their right edge behind a second bar.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         central = QWidget(self)
         row = QHBoxLayout(central)
         row.setContentsMargins(4, 4, 4, 0)

@@ -331,6 +331,9 @@ class ViewList(QListWidget):
         self.setUniformItemSizes(True)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setMinimumHeight(2 * VIEW_ICON_SIDE + 16)
+        # Take the height the controls above leave, not a fixed preferred height that
+        # would push the panel into scrolling at 720 px.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.placeholder = ""
 
     def set_placeholder(self, text: str) -> None:
