@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -165,19 +166,36 @@ class GapFiller:
 def detect_stream(frames: Iterable[np.ndarray], follow_camera: bool = False
                   ) -> Iterator[tuple[np.ndarray | None, np.ndarray | None]]:
     """(landmarks 478x3 pixels or None, camera 2x3 float32 or None) for each RGB frame,
-    with MediaPipe tracking. The camera (core/camera.py) is only followed on request."""
-    cameras = CameraTracker() if follow_camera else None
-    last_points = None
+    with MediaPipe tracking. The camera (core/camera.py) is only followed on request.
+
+    The camera is followed on a thread of its own, a frame behind the landmarks: each
+    costs a few ms a frame, and the driver's first seconds (tracked before any frame can
+    be generated) then take the longer of the two rather than their sum."""
+    if not follow_camera:
+        with FaceMeshDetector(mode="video") as detector:
+            for frame in frames:
+                found = detector.detect(frame)
+                yield (None if found is None else found.points), None
+        return
+    cameras = CameraTracker()
+    follower = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driver-camera")
+    last_points, waiting = None, None
     try:
         with FaceMeshDetector(mode="video") as detector:
             for frame in frames:
                 found = detector.detect(frame)
                 points = None if found is None else found.points
                 last_points = points if points is not None else last_points
-                yield points, (None if cameras is None else cameras.update(frame, last_points))
+                # One worker: the frames reach the tracker in order.
+                camera = follower.submit(cameras.update, frame, last_points)
+                if waiting is not None:
+                    yield waiting[0], waiting[1].result()
+                waiting = (points, camera)
+            if waiting is not None:
+                yield waiting[0], waiting[1].result()
     finally:
-        if cameras is not None:
-            cameras.close()
+        follower.shutdown(wait=True, cancel_futures=True)
+        cameras.close()
 
 
 def extract_track(
