@@ -22,10 +22,13 @@ behind the speaker); the clips in front of plain walls report identity.
 """
 from __future__ import annotations
 
+import logging
 import threading
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 WORK_SIDE = 320             # px: tracking runs on the frame scaled to this long side
 MAX_CORNERS = 300
@@ -103,6 +106,7 @@ class CameraTracker:
         self._camera = identity()                     # in work px
         self.reliable_frames = 0
         self.frames = 0
+        self.unavailable = False   # the person could not be segmented: camera = still
 
     def close(self) -> None:
         if self._segmenter is not None:
@@ -130,14 +134,22 @@ class CameraTracker:
         """HxW uint8 at work size: 255 where corners may be chosen (the background)."""
         allowed = np.full(grey.shape, 255, np.uint8)
         if self._segment_person:
-            if self._segmenter is None:
-                from talkinghead_studio.core.mediapipe_solutions import solution
-
-                self._segmenter = solution("selfie_segmentation").SelfieSegmentation(
-                    model_selection=1)
             small = cv2.resize(frame, (grey.shape[1], grey.shape[0]),
                                interpolation=cv2.INTER_AREA)
-            scores = self._segmenter.process(np.ascontiguousarray(small)).segmentation_mask
+            try:
+                if self._segmenter is None:
+                    from talkinghead_studio.core.mediapipe_solutions import solution
+
+                    self._segmenter = solution("selfie_segmentation").SelfieSegmentation(
+                        model_selection=1)
+                scores = self._segmenter.process(np.ascontiguousarray(small)).segmentation_mask
+            except Exception as exc:   # MediaPipe's own errors are of many types
+                # Without the person kept out, hair and shoulders would pass for the
+                # camera: better to say the camera stood still.
+                log.warning("cannot tell the person from the background (%s): the "
+                            "driver's camera is taken as still", exc)
+                self.unavailable = True
+                return np.zeros(grey.shape, np.uint8)
             if scores is not None:
                 allowed[scores > PERSON_THRESHOLD] = 0
         if face_points is not None:
@@ -213,6 +225,8 @@ class CameraTracker:
         Returns 2x3 float32, first-frame px -> this frame's px."""
         grey = self._grey(frame)
         self.frames += 1
+        if self.unavailable:
+            return identity()
         if self._previous is None or self._previous.shape != grey.shape:
             self._previous = grey
             self._corners = np.zeros((0, 2), np.float32)

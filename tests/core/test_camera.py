@@ -49,6 +49,23 @@ def test_a_plain_wall_says_the_camera_stood_still():
     assert np.array_equal(estimate, cam.identity())
 
 
+def test_without_person_segmentation_the_camera_is_taken_as_still(monkeypatch, caplog):
+    import talkinghead_studio.core.mediapipe_solutions as solutions
+
+    def broken(name):
+        raise RuntimeError("model file damaged")
+
+    monkeypatch.setattr(solutions, "solution", broken)
+    scene = texture(320, seed=5)
+    with cam.CameraTracker() as tracker:
+        for step in range(6):   # a real pan: without the person kept out, no verdict
+            frame = cv2.warpAffine(scene, np.float32([[1, 0, 4 * step], [0, 1, 0]]),
+                                   (320, 320), borderMode=cv2.BORDER_REFLECT)
+            estimate = tracker.update(frame, None)
+    assert tracker.unavailable and np.array_equal(estimate, cam.identity())
+    assert "camera is taken as still" in caplog.text
+
+
 def test_a_moving_face_is_not_taken_for_the_camera():
     scene = texture(320, seed=2)
     head = texture(100, seed=3)
