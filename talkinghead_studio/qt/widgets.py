@@ -511,6 +511,7 @@ class ControlPanel(QWidget):
     def __init__(self, neutral: QAction, auto_neutral: QAction, parent: QWidget | None = None):
         super().__init__(parent)
         self._neutral_frame: int | None = None
+        self._camera_moves = False       # the driver's camera moves (background tracker)
         self._pending = False
         self._throttle = QTimer(self)
         self._throttle.setSingleShot(True)
@@ -570,6 +571,7 @@ class ControlPanel(QWidget):
             "moves as the camera did. Video files and motion tracks only, not a live "
             "camera.")
         self.camera_combo.currentIndexChanged.connect(lambda _: self._schedule())
+        self.camera_combo.currentIndexChanged.connect(lambda _: self._update_camera_note())
         grid.addWidget(QLabel("Camera", group), 6, 0)
         grid.addWidget(self.camera_combo, 6, 1)
         self.camera_note = QLabel("This driver's camera moves: Steady keeps the head on "
@@ -679,8 +681,13 @@ class ControlPanel(QWidget):
         self.set_camera_mode(defaults.camera)
 
     def show_camera_note(self, camera_moves: bool) -> None:
-        """Say so when the driver's camera moves (hidden for a still camera)."""
-        self.camera_note.setVisible(bool(camera_moves))
+        """Say so when the driver's camera moves and the camera mode is Fixed."""
+        self._camera_moves = bool(camera_moves)
+        self._update_camera_note()
+
+    def _update_camera_note(self) -> None:
+        fixed = self.camera_combo.currentData() == "fixed"
+        self.camera_note.setVisible(self._camera_moves and fixed)
 
     def set_camera_mode(self, mode: str) -> None:
         self.camera_combo.setCurrentIndex(max(0, self.camera_combo.findData(mode)))

@@ -214,6 +214,7 @@ def test_follow_the_driver_camera_in_preview_and_export(qtbot, real_model, make_
     fixed = window.result_canvas.image_array.copy()
     target_points_after(qtbot, window, lambda: window.controls.set_camera_mode("follow"))
     followed = window.result_canvas.image_array.copy()
+    assert not window.controls.camera_note.isVisible()     # the hint is for Fixed only
     assert abs(background_shift(start, fixed)) < 0.5             # the backdrop stays
     assert background_shift(start, followed) > 5                 # it moves with the camera
     result = wait_done(qtbot, window, export_via_dialog(qtbot, window,
