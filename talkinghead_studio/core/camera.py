@@ -2,11 +2,11 @@
 
 A driver filmed with a moving camera (handheld, or a slow zoom) moves the face for two
 reasons: the head moves, and the camera does. Face landmarks cannot tell them apart,
-so with a fixed camera the portrait's head pans and grows on a body that stays put.
-With ``MotionSettings.camera == "follow"`` the render instead separates them: the
-landmarks are taken back to the reference frame's camera before retargeting (the head
-moves as it moved in the scene), and the whole output frame then moves as the driver's
-camera did (core/animator.py).
+so with the camera left "fixed" (the default) the portrait's head pans and grows on a
+body that stays put. ``MotionSettings.camera`` "steady" and "follow" separate them: the
+landmarks are taken back to the neutral frame's camera before retargeting (the head
+moves as it moved in the scene); with "follow" the whole output frame then moves as the
+driver's camera did (``FrameMover``; core/animator.py does both).
 
 The camera's motion is a 2-D similarity (translation, zoom, roll) of the *background*:
 corners outside the person are tracked from frame to frame with pyramidal Lucas-Kanade,
@@ -82,6 +82,7 @@ NOTABLE_TRAVEL = 0.02
 
 
 def invert(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a 2x3 affine, 2x3 float32."""
     return cv2.invertAffineTransform(matrix.astype(np.float64)).astype(np.float32)
 
 
