@@ -30,9 +30,16 @@ def silence_native_stderr() -> None:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not verbose:
         silence_native_stderr()
+    # After the redirection: a handler made before it would keep writing to descriptor
+    # 2, now /dev/null, and every warning of ours would vanish (they did, until then).
+    # Libraries' warnings stay out of the way unless asked for (imageio-ffmpeg warns
+    # "no frames written" for every render stopped by an input error, after our
+    # one-line message); ours are for the user.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("talkinghead_studio").setLevel(
+        logging.INFO if verbose else logging.WARNING)

@@ -145,6 +145,21 @@ def test_a_recorded_track_keeps_the_camera_for_camera_follow(tmp_path, panning_c
     assert shifts["follow"] == pytest.approx(background_shift(driver[0], driver[-1]), abs=1.0)
 
 
+def test_our_warnings_reach_the_terminal(tmp_path, astronaut_path, render_args):
+    """A track recorded before tracks kept the camera cannot be followed: the render
+    goes on with a fixed camera and says so (our warnings once went to /dev/null with
+    the libraries' native chatter)."""
+    from talkinghead_studio.core.track import MotionTrack
+
+    points = np.zeros((5, 478, 3), np.float32)
+    points[..., :2] = np.random.default_rng(0).uniform(100, 300, (478, 2))
+    MotionTrack(points, np.ones(5, bool), 25.0, (512, 512)).save(tmp_path / "old.npz")
+    code, _, err = run_cli("render", astronaut_path, tmp_path / "old.npz", "-o",
+                           tmp_path / "o.mp4", "--camera", "steady", *render_args)
+    assert code == 0, err
+    assert "recorded without its camera motion" in err and "Traceback" not in err
+
+
 def test_app_without_a_display_says_so_instead_of_crashing():
     import os
 
