@@ -81,6 +81,12 @@ def travel(matrix: np.ndarray, size: tuple[int, int]) -> float:
 NOTABLE_TRAVEL = 0.02
 
 
+def moves_notably(travel_px: float, size: tuple[int, int]) -> bool:
+    """Whether a camera travel (px, :func:`travel`) in a (width, height) frame is
+    NOTABLE_TRAVEL or more of its long side."""
+    return travel_px > NOTABLE_TRAVEL * max(size)
+
+
 def invert(matrix: np.ndarray) -> np.ndarray:
     """The inverse of a 2x3 affine, 2x3 float32."""
     return cv2.invertAffineTransform(matrix.astype(np.float64)).astype(np.float32)

@@ -166,7 +166,7 @@ def iter_driver_landmarks(path: str | os.PathLike, max_frames: int | None = None
 
 
 def neutral_head(stream: Iterator, motion: MotionSettings, fps: float
-                 ) -> tuple[list, np.ndarray | None]:
+                 ) -> tuple[list, tuple | None]:
     """Read the first seconds of landmarks and pick the driver's neutral frame.
 
     Returns (the items read, to be replayed; the neutral frame's item (index, 478x3

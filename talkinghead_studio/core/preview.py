@@ -33,8 +33,8 @@ import numpy as np
 
 from talkinghead_studio.config import MotionSettings, RenderSettings
 from talkinghead_studio.core.animator import Animator
-from talkinghead_studio.core.camera import (NOTABLE_TRAVEL, CameraTracker, FrameMover,
-                                            apply_to_points, travel)
+from talkinghead_studio.core.camera import (CameraTracker, FrameMover, moves_notably,
+                                            travel)
 from talkinghead_studio.core.crop import CropBox, PasteBack, face_crop_box, from_crop_units
 from talkinghead_studio.core.images import LoadedImage, load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
@@ -355,7 +355,7 @@ class VideoDriver:
         """The driver's camera moves notably (in what has been tracked so far)."""
         if self.tracker is None:
             return False
-        return self.tracker.camera_travel > NOTABLE_TRAVEL * max(self.meta.frame_size)
+        return moves_notably(self.tracker.camera_travel, self.meta.frame_size)
 
     def auto_neutral(self) -> int | None:
         """The export's automatic neutral frame, once the first seconds are tracked."""
@@ -408,7 +408,7 @@ class TrackDriver:
         if self.track.camera is None:
             return False
         size = tuple(self.meta.frame_size)
-        return max(travel(c, size) for c in self.track.camera) > NOTABLE_TRAVEL * max(size)
+        return moves_notably(max(travel(c, size) for c in self.track.camera), size)
 
     def auto_neutral(self) -> int | None:
         window = _neutral_window(self.track.fps, len(self.track))
@@ -951,9 +951,7 @@ class PreviewSession:
                 on_display = motion.copy()
                 on_display[:, 2] *= self.view.scale
                 result = self._mover.move(result, on_display)
-                result_points = apply_to_points(
-                    on_display, np.column_stack([result_points, np.zeros(len(result_points))])
-                )[:, :2]
+                result_points = result_points @ on_display[:, :2].T + on_display[:, 2]
             crop_points = target[:, :2] * crop.shape[0]
             if animator.references:
                 weights = np.array(animator.last_view_weights, np.float64)
