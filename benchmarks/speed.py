@@ -6,7 +6,9 @@
 Prints one table per working size:
   stage rows   each stage alone, single-threaded in this process, in ms/frame and fps:
                decode, landmarks (MediaPipe, tracking mode), motion (retarget + smoothing),
-               generate (ONNX generator), paste (paste-back at portrait size),
+               generate (ONNX generator, and finishing the frame in the portrait when
+               the face's box is no larger than the working size), paste (paste-back
+               at portrait size, for the other cases: 0 when the frame was finished),
                watermark, encode (H.264 via ffmpeg, at portrait size);
   end to end   `talkinghead-studio render` in a fresh process (stages overlapped in
                threads), wall-clock fps including start-up, and its peak memory (RSS).
@@ -79,8 +81,15 @@ def stage_timings(portrait_path: Path, driver: Path, size: int, frames: int) -> 
                         MotionSettings(), fps=25.0)
     animator.set_driver_reference(points[0])
     motion_ms, targets = timed(animator.target_landmarks, points)
-    generate_ms, crops = timed(animator.generate, targets)
-    paste_ms, full = timed(lambda c: animator.compose(c[0], c[1])[0], crops)
+    if animator.composes_in_portrait:
+        # As the render does it: the companion's fields finished straight into the
+        # portrait (inference/sampling.py RegionCompositor), so there is no paste.
+        generate_ms, finished = timed(lambda t: animator.frame_with(t, None), targets)
+        full = [frame for frame, _ in finished]
+        paste_ms = 0.0
+    else:
+        generate_ms, crops = timed(animator.generate, targets)
+        paste_ms, full = timed(lambda c: animator.compose(c[0], c[1])[0], crops)
     marker = Watermarker()
     watermark_ms, marked = timed(marker.embed, full)
     height, width = full[0].shape[:2]
@@ -197,7 +206,8 @@ def main() -> int:
         stages = stage_timings(args.portrait, args.driver, size, args.frames)
         print(f"\n## {size} px working size\n\n| stage | ms/frame | fps |\n|---|---|---|")
         for name, ms in stages.items():
-            print(f"| {name} | {ms:.2f} | {1000 / ms:.0f} |")
+            print(f"| {name} | {ms:.2f} | {1000 / ms:.0f} |" if ms > 0 else
+                  f"| {name} | none: the frame is finished in generate | |")
         print(f"| sum of stages (no overlap) | {sum(stages.values()):.2f} | "
               f"{1000 / sum(stages.values()):.0f} |")
         e2e = end_to_end(args.portrait, args.driver, size)

@@ -18,6 +18,7 @@ from talkinghead_studio.core.motion import (MotionRetargeter, fit_similarity_2d,
 from talkinghead_studio.core.portrait import PreparedPortrait
 from talkinghead_studio.core.references import ReferenceSelector, ReferenceView, blend_face
 from talkinghead_studio.core import face_regions as fr
+from talkinghead_studio.inference.sampling import RegionCompositor
 from talkinghead_studio.inference.session import OnnxGenerator
 
 
@@ -26,6 +27,13 @@ from talkinghead_studio.inference.session import OnnxGenerator
 # CAMERA_FULL_PX the motion fades in, so there is no jump where following starts.
 CAMERA_STILL_PX = 0.5
 CAMERA_FULL_PX = 1.5
+
+
+def _views_in_use(weights: dict[str, np.ndarray] | None) -> bool:
+    """Whether any region takes any extra view (index > 0) in these view weights."""
+    if weights is None:
+        return False
+    return bool(np.max(list(weights.values()), axis=0)[1:].max(initial=0.0) > 0)
 
 
 def to_tensor(image: np.ndarray) -> np.ndarray:
@@ -64,6 +72,7 @@ class Animator:
         self._source_crop = (portrait.crop if portrait.glasses is None
                              else portrait.glasses.inpainted)
         self._static_feeds = self._make_static_feeds()
+        self._region = self._make_region_compositor()
         self._smoother = None
         self._reference_camera: np.ndarray | None = None   # 2x3, the neutral frame's
         self._driver_to_portrait: np.ndarray | None = None  # 3x3, neutral driver px -> portrait px
@@ -83,6 +92,31 @@ class Animator:
             feeds["background_image"] = to_tensor(plate if plate is not None
                                                   else self.portrait.crop)
         return feeds
+
+    def _make_region_compositor(self) -> RegionCompositor | None:
+        """What finishes frames straight into the portrait (inference/sampling.py
+        RegionCompositor): when the generator runs through a sampling companion, nothing
+        is laid over the crop afterwards (glasses are), and the face's box spans no more
+        portrait pixels than the crop has; else None.
+
+        A box larger than the crop costs more to compose pixel by pixel than to paste
+        (a 531 px box at 256 px: 25 against 15 ms a frame), and the working size the
+        user chose is then the detail they asked for."""
+        coarse = getattr(self.generator, "sampling_coarse", None)
+        if coarse is None or self.portrait.glasses is not None \
+                or self.portrait.box.side > self.portrait.size:
+            return None
+        plate = self.portrait.background
+        return RegionCompositor(
+            self.portrait.image.rgb, self.paste.bounds, self.paste.region_to_crop,
+            self.portrait.size, coarse, self.paste.seam,
+            None if plate is None else self.paste.to_region(plate))
+
+    @property
+    def composes_in_portrait(self) -> bool:
+        """Whether frames without extra views are finished straight into the portrait
+        (:meth:`frame_with`) rather than generated as a crop and pasted back."""
+        return self._region is not None
 
     def set_references(self, references) -> None:
         """Use these extra views of the same face (aligned ReferenceView objects)."""
@@ -217,15 +251,30 @@ class Animator:
         several frames may run at once from different threads (onnxruntime sessions
         accept concurrent runs)."""
         crop, mask = self._run(self._static_feeds, self._source_crop, target)
-        if weights is not None:
+        if _views_in_use(weights):
             needed = np.max(list(weights.values()), axis=0)   # (V,): views any region uses
-            if needed[1:].max(initial=0.0) > 0:
-                view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
-                              for index in np.flatnonzero(needed[1:] > 0) + 1}
-                crop = blend_face(crop, view_crops, weights, target)
+            view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
+                          for index in np.flatnonzero(needed[1:] > 0) + 1}
+            crop = blend_face(crop, view_crops, weights, target)
         if self.portrait.glasses is not None:
             crop = self.portrait.glasses.overlay(crop, self.portrait.crop_points, target)
         return crop, mask
+
+    def frame_with(self, target: np.ndarray, weights: dict[str, np.ndarray] | None,
+                   want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """The whole frame for ``target`` (478x3 crop units), before the camera's motion:
+        (HxWx3 uint8 RGB at portrait size, HxW uint8 alpha when ``want_alpha`` and the
+        generator gives one, else None). Stateless, like :meth:`generate_with`.
+
+        Without extra views in use, a generator running through a sampling companion
+        is finished straight into the portrait, at the portrait's resolution (no crop is
+        made); otherwise the crop is generated and pasted back."""
+        if self._region is not None and not _views_in_use(weights):
+            feeds = dict(self._static_feeds)
+            feeds["driving_landmarks"] = target[None].astype(np.float32)
+            return self._region.compose(self.generator.sampling_outputs(feeds), want_alpha)
+        crop, mask = self.generate_with(target, weights)
+        return self.compose(crop, mask, want_alpha)
 
     def compose(self, crop: np.ndarray, mask: np.ndarray | None,
                 want_alpha: bool = False, motion: np.ndarray | None = None
@@ -234,10 +283,16 @@ class Animator:
         result for this frame (None: the frame stays put)."""
         frame = self.paste.paste(crop)
         alpha = self.paste.paste_alpha(mask) if (want_alpha and mask is not None) else None
-        if motion is not None:
-            frame = self._mover.move(frame, motion)
-            alpha = None if alpha is None else self._mover.move_alpha(alpha, motion)
-        return frame, alpha
+        return self.move(frame, alpha, motion)
+
+    def move(self, frame: np.ndarray, alpha: np.ndarray | None, motion: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+        """A whole frame (and its alpha) moved as the driver's camera moved: ``motion``
+        is frame_motion()'s result (None: the frame stays put)."""
+        if motion is None:
+            return frame, alpha
+        frame = self._mover.move(frame, motion)
+        return frame, (None if alpha is None else self._mover.move_alpha(alpha, motion))
 
     def animate(self, driver_points: np.ndarray, want_alpha: bool = False,
                 camera: np.ndarray | None = None) -> AnimatedFrame:

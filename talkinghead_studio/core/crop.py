@@ -129,6 +129,20 @@ class PasteBack:
         self._seam_rest = 1.0 - self._seam
         self._background = np.ascontiguousarray(portrait[y0:y1, x0:x1])
 
+    @property
+    def region_to_crop(self) -> np.ndarray:
+        """2x3 float64: region pixels (relative to bounds' x0, y0) -> crop pixels."""
+        return self._region_to_crop.copy()
+
+    @property
+    def seam(self) -> np.ndarray:
+        """Region-sized float32 seam weights: 1 inside, 0 at the crop's edge."""
+        return self._seam
+
+    def to_region(self, crop: np.ndarray) -> np.ndarray:
+        """A size x size crop image resampled onto the region's pixels (bicubic)."""
+        return self._to_region(crop)
+
     def _to_region(self, crop: np.ndarray) -> np.ndarray:
         return cv2.warpAffine(
             crop,

@@ -1,8 +1,10 @@
 """The streaming render: driver -> landmarks -> motion -> generate -> paste -> encode.
 
 Three threads overlap so that both cores work: one decodes the driver and finds its
-landmarks (core/driver.py), one retargets and runs the generator, one pastes the
-result back, watermarks it and feeds the encoder (ffmpeg runs as its own process).
+landmarks (core/driver.py), one retargets and hands each frame to a pool that runs the
+generator and finishes the frame at portrait size (Animator.frame_with: straight into
+the portrait, or a crop pasted back), one moves it with the driver's camera when asked,
+watermarks it and feeds the encoder (ffmpeg runs as its own process).
 Queues between them are short, so memory stays flat however long the video is.
 """
 from __future__ import annotations
@@ -217,7 +219,7 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
         height, width = portrait.image.rgb.shape[:2]
         sink = _make_sink(job, (width, height), fps, driver, record)
         sink.open()
-        animator.generate_with(portrait.crop_points, None)
+        animator.frame_with(portrait.crop_points, None)
         head, neutral = head_job.result()
     except BaseException:
         driver_stop.set()
@@ -251,13 +253,13 @@ def render(job: RenderJob, progress: Callable[[RenderProgress], None] | None = N
         _, points, detected, camera = item
         state["missing"] += 0 if detected else 1
         target = animator.target_landmarks(points, camera)
-        generating = pool.submit(animator.generate_with, target, animator.view_weights(target))
+        generating = pool.submit(animator.frame_with, target, animator.view_weights(target),
+                                 want_alpha)
         return generating, animator.frame_motion(camera)
 
     def finish_one(planned):
         generating, motion = planned
-        crop, mask = generating.result()
-        frame, alpha = animator.compose(crop, mask, want_alpha, motion)
+        frame, alpha = animator.move(*generating.result(), motion)
         if watermarker is not None:
             frame = watermarker.embed(frame)
         sink.write(frame, alpha)

@@ -280,6 +280,18 @@ class OnnxGenerator:
         return sampling.compose(self._companion.run(feeds), portrait, plate,
                                 self._companion.coarse)
 
+    @property
+    def sampling_coarse(self) -> int | None:
+        """The companion's cell size in crop px, or None without a companion."""
+        return None if self._companion is None else self._companion.coarse
+
+    def sampling_outputs(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The sampling companion's outputs for ``feeds`` (inference/sampling.py), to be
+        finished by a ``RegionCompositor``; only when :attr:`uses_companion`."""
+        if self._companion is None:
+            raise RuntimeError(f"{self.path.name} is not running through a companion")
+        return self._companion.run(feeds)
+
 
 #: The generator the app ships, in models/.
 DEFAULT_MODEL = "mesh_warp.onnx"
