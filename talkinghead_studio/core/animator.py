@@ -102,7 +102,7 @@ class Animator:
         A box larger than the crop costs more to compose pixel by pixel than to paste
         (a 531 px box at 256 px: 25 against 15 ms a frame), and the working size the
         user chose is then the detail they asked for."""
-        coarse = getattr(self.generator, "sampling_coarse", None)
+        coarse = self.generator.sampling_coarse
         if coarse is None or self.portrait.glasses is not None \
                 or self.portrait.box.side > self.portrait.size:
             return None

@@ -125,7 +125,7 @@ class PasteBack:
         self._region_to_crop = affine
         self._region_size = (x1 - x0, y1 - y0)
         seam = feather_weights(size)
-        self._seam = np.ascontiguousarray(self._to_region(seam), dtype=np.float32)   # HxW
+        self._seam = np.ascontiguousarray(self.to_region(seam), dtype=np.float32)   # HxW
         self._seam_rest = 1.0 - self._seam
         self._background = np.ascontiguousarray(portrait[y0:y1, x0:x1])
 
@@ -141,9 +141,6 @@ class PasteBack:
 
     def to_region(self, crop: np.ndarray) -> np.ndarray:
         """A size x size crop image resampled onto the region's pixels (bicubic)."""
-        return self._to_region(crop)
-
-    def _to_region(self, crop: np.ndarray) -> np.ndarray:
         return cv2.warpAffine(
             crop,
             self._region_to_crop,
@@ -160,7 +157,7 @@ class PasteBack:
         base = self.portrait if portrait is None else portrait
         out = base.copy()
         x0, y0, x1, y1 = self.bounds
-        region = self._to_region(generated)
+        region = self.to_region(generated)
         background = (self._background if portrait is None
                       else np.ascontiguousarray(base[y0:y1, x0:x1]))
         # uint8 in, uint8 out, weights per pixel: one SIMD pass instead of float copies.
@@ -172,5 +169,5 @@ class PasteBack:
         height, width = self.portrait.shape[:2]
         alpha = np.zeros((height, width), dtype=np.float32)
         x0, y0, x1, y1 = self.bounds
-        alpha[y0:y1, x0:x1] = self._to_region(mask.astype(np.float32)) * self._seam
+        alpha[y0:y1, x0:x1] = self.to_region(mask.astype(np.float32)) * self._seam
         return np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)

@@ -200,3 +200,24 @@ def test_subnormal_field_values_are_taken_as_zero():
     want[::2, ::3, 3] = 0.0
     assert np.array_equal(cleaned, want)
     assert fields[0, 0, 3] == np.float32(1e-39)            # the input is left alone
+
+
+def test_a_png_export_finished_in_the_portrait_carries_the_persons_alpha(
+        tmp_path, astronaut_path, moving_face_clip, shipped_model):
+    from PIL import Image
+
+    from talkinghead_studio.config import ExportSettings, RenderSettings
+    from talkinghead_studio.core.pipeline import RenderJob, render
+
+    out = tmp_path / "frames"
+    render(RenderJob(astronaut_path, moving_face_clip, out, MotionSettings(),
+                     RenderSettings(size=256, model_path=shipped_model),
+                     ExportSettings(format="png")))
+    files = sorted(out.glob("*.png"))
+    assert len(files) == 20
+    with Image.open(files[10]) as frame:
+        assert frame.mode == "RGBA" and frame.size == (512, 512)
+        alpha = np.asarray(frame)[..., 3]
+    assert alpha[5, 5] == 0 and alpha[500, 500] == 0         # outside the face's box
+    assert alpha[110, 225] == 255                            # her nose
+    assert 0 < np.mean(alpha > 0) < 0.25
