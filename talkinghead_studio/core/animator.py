@@ -114,9 +114,9 @@ class Animator:
 
     @property
     def composes_in_portrait(self) -> bool:
-        """Whether frames without extra views are finished straight into the portrait
-        (:meth:`frame_with`) rather than generated as a crop and pasted back."""
-        return self._region is not None
+        """Whether :meth:`frame_with` finishes frames straight into the portrait rather
+        than generating a crop and pasting it back."""
+        return self._region is not None and not self.references
 
     def set_references(self, references) -> None:
         """Use these extra views of the same face (aligned ReferenceView objects)."""
@@ -266,10 +266,12 @@ class Animator:
         (HxWx3 uint8 RGB at portrait size, HxW uint8 alpha when ``want_alpha`` and the
         generator gives one, else None). Stateless, like :meth:`generate_with`.
 
-        Without extra views in use, a generator running through a sampling companion
-        is finished straight into the portrait, at the portrait's resolution (no crop is
-        made); otherwise the crop is generated and pasted back."""
-        if self._region is not None and not _views_in_use(weights):
+        Without extra views, a generator running through a sampling companion is
+        finished straight into the portrait, at the portrait's resolution (no crop is
+        made); otherwise the crop is generated and pasted back. With extra views every
+        frame takes the crop path, even one that uses none of them: switching finishes
+        as views fade in and out would switch the face's sharpness with them."""
+        if self._region is not None and not self.references:
             feeds = dict(self._static_feeds)
             feeds["driving_landmarks"] = target[None].astype(np.float32)
             return self._region.compose(self.generator.sampling_outputs(feeds), want_alpha)

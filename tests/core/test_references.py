@@ -118,3 +118,20 @@ def test_eyes_opening_wider_than_the_portrait_shows_come_from_an_open_eyed_view(
     shut_view = ReferenceView(np.zeros((256, 256, 3), np.uint8), shut, "shut.png")
     selector = ReferenceSelector(lm, [shut_view])
     assert selector.weights(half_open)["eyes"][0] == pytest.approx(1.0)
+
+
+def test_with_extra_views_every_frame_takes_the_crop_path(scene):
+    """A frame that uses no view must look like its neighbours that do: with extra views
+    the render never switches to finishing frames in the portrait (a sharper face that
+    would pop in and out as the views' weights fade)."""
+    generator, portrait, driver, view_image = scene
+    view = align_reference(view_image, portrait, "open.png")
+    animator = Animator(portrait, generator, MotionSettings(smoothing=0.0), references=[view])
+    alone = Animator(portrait, generator, MotionSettings(smoothing=0.0))
+    assert alone.composes_in_portrait and not animator.composes_in_portrait
+    animator.set_driver_reference(driver)
+    target = animator.target_landmarks(driver)
+    weights = animator.view_weights(target)
+    assert animator.last_view_weights[0] == pytest.approx(1.0)    # no view is used
+    frame, _ = animator.frame_with(target, weights)
+    assert np.array_equal(frame, animator.compose(*animator.generate_with(target, weights))[0])
