@@ -211,7 +211,9 @@ def render_frames_api(portrait_path: Path, driver_path: Path, frame_indices: Seq
     detected = track.detected[head]
     reference = pick_neutral_frame(track.points[head], detected if detected.any() else None)
     animator.set_driver_reference(track.points[reference])
-    return [animator.animate(track.points[i]).frame for i in frame_indices]
+    # frame_with, as the render: the frame finished the way an export finishes it.
+    return [animator.frame_with(animator.target_landmarks(track.points[i]), None)[0]
+            for i in frame_indices]
 
 
 RENDERERS = {"cli": render_frames, "api": render_frames_api}

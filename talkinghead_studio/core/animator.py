@@ -299,7 +299,8 @@ class Animator:
     def animate(self, driver_points: np.ndarray, want_alpha: bool = False,
                 camera: np.ndarray | None = None) -> AnimatedFrame:
         """One driver frame's landmarks (and camera motion) -> one full-resolution
-        output frame."""
+        output frame, with the crop it was pasted from (always the crop path: callers
+        that want the frame exactly as a render finishes it use :meth:`frame_with`)."""
         target = self.target_landmarks(driver_points, camera)
         crop, mask = self.generate(target)
         frame, alpha = self.compose(crop, mask, want_alpha, self.frame_motion(camera))
