@@ -135,6 +135,20 @@ def test_an_identity_warp_gives_back_the_portrait_exactly():
     assert np.array_equal(frame[outside], portrait[outside])
 
 
+def test_a_box_past_the_portraits_edge_is_clipped_and_still_exact():
+    """A face near the corner: the box (image px -8..12) is cut to the image (0..12)."""
+    portrait = _noise(60, 70, seed=5)
+    box = CropBox(cx=2.0, cy=2.0, side=20.0)
+    paste = PasteBack(portrait, box, SIZE)
+    assert paste.bounds == (0, 0, 12, 12)
+    compositor = RegionCompositor(portrait, paste.bounds, paste.region_to_crop, SIZE,
+                                  COARSE, np.ones_like(paste.seam))
+    frame, _ = compositor.compose(_outputs())
+    # Box px 0..11 sit on crop px 16..38: inside the fields' edge cells but the last.
+    assert np.array_equal(frame[:11, :11], portrait[:11, :11])
+    assert np.array_equal(frame[12:], portrait[12:]) and np.array_equal(frame[:, 12:], portrait[:, 12:])
+
+
 def test_refined_pixels_take_their_nearest_exact_point():
     """A refined block points far away: the box pixels whose nearest crop pixel it holds
     show exactly that part of the portrait, the rest stays."""
