@@ -72,7 +72,7 @@ class Animator:
         self._source_crop = (portrait.crop if portrait.glasses is None
                              else portrait.glasses.inpainted)
         self._static_feeds = self._make_static_feeds()
-        self._region = self._make_region_compositor()
+        self._region = self.finisher_for(portrait.image.rgb, self.paste)
         self._smoother = None
         self._reference_camera: np.ndarray | None = None   # 2x3, the neutral frame's
         self._driver_to_portrait: np.ndarray | None = None  # 3x3, neutral driver px -> portrait px
@@ -93,24 +93,32 @@ class Animator:
                                                   else self.portrait.crop)
         return feeds
 
-    def _make_region_compositor(self) -> RegionCompositor | None:
-        """What finishes frames straight into the portrait (inference/sampling.py
-        RegionCompositor): when the generator runs through a sampling companion, nothing
-        is laid over the crop afterwards (glasses are), and the face's box spans no more
-        portrait pixels than the crop has; else None.
+    def finisher_for(self, image: np.ndarray, paste: PasteBack) -> RegionCompositor | None:
+        """What finishes this animator's frames straight into ``image`` (HxWx3 uint8: the
+        portrait, or a copy scaled for display) with ``paste``'s geometry for it
+        (inference/sampling.py RegionCompositor); None where frames take the crop path:
+        no sampling companion, glasses (laid over the crop), or a face box spanning more
+        of ``image``'s pixels than the crop has.
 
         A box larger than the crop costs more to compose pixel by pixel than to paste
         (a 531 px box at 256 px: 25 against 15 ms a frame), and the working size the
         user chose is then the detail they asked for."""
         coarse = self.generator.sampling_coarse
         if coarse is None or self.portrait.glasses is not None \
-                or self.portrait.box.side > self.portrait.size:
+                or paste.box.side > self.portrait.size:
             return None
         plate = self.portrait.background
-        return RegionCompositor(
-            self.portrait.image.rgb, self.paste.bounds, self.paste.region_to_crop,
-            self.portrait.size, coarse, self.paste.seam,
-            None if plate is None else self.paste.to_region(plate))
+        return RegionCompositor(image, paste.bounds, paste.region_to_crop,
+                                self.portrait.size, coarse, paste.seam,
+                                None if plate is None else paste.to_region(plate))
+
+    def finish_into(self, finisher: RegionCompositor, target: np.ndarray,
+                    want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """The frame for ``target`` (478x3 crop units) finished by ``finisher`` (see
+        :meth:`finisher_for`): (HxWx3 uint8 RGB, HxW uint8 alpha or None). Stateless."""
+        feeds = dict(self._static_feeds)
+        feeds["driving_landmarks"] = target[None].astype(np.float32)
+        return finisher.compose(self.generator.sampling_outputs(feeds), want_alpha)
 
     @property
     def composes_in_portrait(self) -> bool:
@@ -272,9 +280,7 @@ class Animator:
         frame takes the crop path, even one that uses none of them: switching finishes
         as views fade in and out would switch the face's sharpness with them."""
         if self._region is not None and not self.references:
-            feeds = dict(self._static_feeds)
-            feeds["driving_landmarks"] = target[None].astype(np.float32)
-            return self._region.compose(self.generator.sampling_outputs(feeds), want_alpha)
+            return self.finish_into(self._region, target, want_alpha)
         crop, mask = self.generate_with(target, weights)
         return self.compose(crop, mask, want_alpha)
 

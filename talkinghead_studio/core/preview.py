@@ -35,7 +35,8 @@ from talkinghead_studio.config import MotionSettings, RenderSettings
 from talkinghead_studio.core.animator import Animator
 from talkinghead_studio.core.camera import (CameraTracker, FrameMover, moves_notably,
                                             travel)
-from talkinghead_studio.core.crop import CropBox, PasteBack, face_crop_box, from_crop_units
+from talkinghead_studio.core.crop import (CropBox, PasteBack, crop_image, face_crop_box,
+                                          from_crop_units)
 from talkinghead_studio.core.images import LoadedImage, load_portrait
 from talkinghead_studio.core.landmarks import FaceMeshDetector
 from talkinghead_studio.core.motion import NEUTRAL_WINDOW_SECONDS, pick_neutral_frame
@@ -44,6 +45,7 @@ from talkinghead_studio.core.references import ReferenceView, align_reference
 from talkinghead_studio.core.track import MotionTrack
 from talkinghead_studio.core.video import probe_video
 from talkinghead_studio.errors import NoCameraFound, NoFaceFound, StudioError, UnreadableVideo
+from talkinghead_studio.inference.sampling import RegionCompositor
 from talkinghead_studio.inference.session import OnnxGenerator, open_generator
 
 log = logging.getLogger(__name__)
@@ -591,7 +593,10 @@ class PreviewFrame:
     face_found: False when the driver frame had no face (the last pose is held).
     seconds: time spent producing this frame.
     crop / crop_points: the generated RxRx3 uint8 face crop and its 478x2 target points
-    in crop pixels (the GUI's face close-up), None while nothing is generated.
+    in crop pixels (the GUI's face close-up, see :meth:`face_close_up`); crop is None
+    when the frame was finished straight into the portrait (no crop was made), and both
+    are None while nothing is generated. crop_box / crop_size: the crop's square in
+    display pixels and its side R in crop pixels, while something is generated.
     driver_face_box: (x0, y0, x1, y1) display pixels of the driver's face close-up: the
     square the portrait's crop rule gives for the driver's neutral pose (else its first
     face), held still so the head moves inside it as the generated head moves inside
@@ -611,6 +616,18 @@ class PreviewFrame:
     crop_points: np.ndarray | None = None
     driver_face_box: tuple[float, float, float, float] | None = None
     view_weights: np.ndarray | None = None
+    crop_box: CropBox | None = None
+    crop_size: int | None = None
+
+    def face_close_up(self) -> np.ndarray | None:
+        """The face close-up, RxRx3 uint8: the generated crop, or, for a frame finished
+        straight into the portrait (no crop was made), the crop's square of ``result``
+        resampled as the crop would be. None while nothing is generated."""
+        if self.crop is not None:
+            return self.crop
+        if self.result is None or self.crop_box is None or self.crop_size is None:
+            return None
+        return crop_image(self.result, self.crop_box, self.crop_size)
 
 
 @dataclass(frozen=True, eq=False)   # holds an array: compare by identity
@@ -658,6 +675,7 @@ class PreviewSession:
         self._detector: FaceMeshDetector | None = None
         self._animator: Animator | None = None
         self._paste: PasteBack | None = None
+        self._finisher: RegionCompositor | None = None   # frames straight into the display
         self._display_box: CropBox | None = None
         self._reference: np.ndarray | None = None   # driver neutral, 478x3 driver px
         self._reference_index: int | None = None    # its frame (None: a live frame)
@@ -853,6 +871,9 @@ class PreviewSession:
         self._display_box = CropBox(box.cx * view.scale, box.cy * view.scale,
                                     box.side * view.scale)
         self._paste = PasteBack(view.image, self._display_box, prepared.size)
+        # As the render does: finished straight into the (display) portrait where the
+        # face's box is no larger than the crop, so the preview is as sharp as the export.
+        self._finisher = self._animator.finisher_for(view.image, self._paste)
         self._mover = FrameMover(view.image)
         if self._reference is not None:
             self._animator.set_driver_reference(self._reference, self._reference_camera())
@@ -943,16 +964,23 @@ class PreviewSession:
             self._update_reference(points, index)
             camera = self._camera_motion(animator, index)
             target = animator.target_landmarks(points, camera)
-            crop, _ = animator.generate(target)
-            result = self._paste.paste(crop)
-            result_points = from_crop_units(target, self._display_box)[:, :2]
             motion = animator.frame_motion(camera)
+            # With extra views, or when following the driver's camera, every frame takes
+            # the crop path (never frame by frame: the face's sharpness would pop): the
+            # views blend crops, and the close-up shows the crop, not the moved frame.
+            if (self._finisher is not None and not animator.references
+                    and animator.motion.camera != "follow"):
+                result = animator.finish_into(self._finisher, target)[0]
+            else:
+                crop, _ = animator.generate(target)
+                result = self._paste.paste(crop)
+            result_points = from_crop_units(target, self._display_box)[:, :2]
             if motion is not None:   # portrait px -> display px
                 on_display = motion.copy()
                 on_display[:, 2] *= self.view.scale
                 result = self._mover.move(result, on_display)
                 result_points = result_points @ on_display[:, :2].T + on_display[:, 2]
-            crop_points = target[:, :2] * crop.shape[0]
+            crop_points = target[:, :2] * animator.portrait.size
             if animator.references:
                 weights = np.array(animator.last_view_weights, np.float64)
         elif self.view is not None:
@@ -961,7 +989,9 @@ class PreviewSession:
             self._zoom_points = points
         return PreviewFrame(index, driver_rgb, driver_points, result, result_points,
                             face_found, time.perf_counter() - started, crop, crop_points,
-                            self._driver_face_box(scale), weights)
+                            self._driver_face_box(scale), weights,
+                            *((self._display_box, animator.portrait.size)
+                              if crop_points is not None else (None, None)))
 
     def _driver_face_box(self, scale: float) -> tuple[float, float, float, float] | None:
         """The driver close-up in display pixels, by the portrait's crop rule."""

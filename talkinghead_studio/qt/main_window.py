@@ -506,9 +506,10 @@ class MainWindow(QMainWindow):
         frame, view = self.last_frame, self.portrait_view
         zoom = self.commands.zoom_face.isChecked()
         canvas = self.result_canvas
+        close_up = frame.face_close_up() if (zoom and frame is not None) else None
         if frame is not None and frame.result_points is not None:
-            if zoom and frame.crop is not None:
-                canvas.set_image(frame.crop)
+            if close_up is not None:
+                canvas.set_image(close_up)
                 canvas.set_overlay(frame.crop_points)
             else:
                 canvas.set_image(frame.result)

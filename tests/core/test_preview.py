@@ -246,3 +246,29 @@ def test_preview_and_export_pick_the_same_automatic_neutral_frame(tmp_path):
         driver.close()
     assert preview_frame >= 80
     assert known and np.abs(preview_points - export_points).max() < 1e-3
+
+
+def test_preview_finishes_frames_like_the_export(shipped_model, astronaut_path, clip):
+    """With the shipped generator the preview finishes frames straight into the portrait
+    as a render does (no crop is made), so preview and export look alike; the face
+    close-up is then cut from the frame and shows what the generated crop shows."""
+    session = pv.PreviewSession()
+    try:
+        session.load_generator(RenderSettings(model_path=shipped_model))
+        view = session.load_portrait(astronaut_path)
+        assert view.scale == 1.0                   # shown at its own size: comparable
+        session.set_driver(pv.open_driver(clip))
+        session.set_motion(MotionSettings(smoothing=0.0))   # the same target twice
+        session.use_as_neutral(0)
+        frame = session.render(8)
+        assert frame.crop is None and frame.crop_size == view.prepared.size
+        animator = session.animator
+        target = animator.target_landmarks(session.driver.landmarks(8, None, session._detect()))
+        exported, _ = animator.frame_with(target, None)
+        assert np.abs(frame.result.astype(int) - exported.astype(int)).max() <= 2
+        close_up = frame.face_close_up()
+        generated, _ = animator.generate_with(target, None)
+        assert close_up.shape == generated.shape
+        assert np.abs(close_up.astype(int) - generated.astype(int)).mean() < 3.0
+    finally:
+        session.close()
