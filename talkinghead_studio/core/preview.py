@@ -871,9 +871,12 @@ class PreviewSession:
         self._display_box = CropBox(box.cx * view.scale, box.cy * view.scale,
                                     box.side * view.scale)
         self._paste = PasteBack(view.image, self._display_box, prepared.size)
-        # As the render does: finished straight into the (display) portrait where the
-        # face's box is no larger than the crop, so the preview is as sharp as the export.
-        self._finisher = self._animator.finisher_for(view.image, self._paste)
+        # As the render does: finished straight into the portrait where the face's box
+        # is no larger than the crop, so the preview is as sharp as the export. Only
+        # when the portrait is shown at its own size: the face close-up is then cut
+        # from the frame, and a downscaled frame would show less than the crop has.
+        self._finisher = (self._animator.finisher_for(view.image, self._paste)
+                          if view.scale == 1.0 else None)
         self._mover = FrameMover(view.image)
         if self._reference is not None:
             self._animator.set_driver_reference(self._reference, self._reference_camera())

@@ -272,3 +272,29 @@ def test_preview_finishes_frames_like_the_export(shipped_model, astronaut_path, 
         assert np.abs(close_up.astype(int) - generated.astype(int)).mean() < 3.0
     finally:
         session.close()
+
+
+def test_a_portrait_shown_smaller_than_its_size_keeps_the_crop_for_the_close_up(
+        shipped_model, astronaut_path, clip, tmp_path):
+    """Shown downscaled, a frame finished into the display would leave the close-up less
+    detail than the generated crop has: such a portrait's preview keeps the crop path."""
+    import cv2
+
+    from talkinghead_studio.core.images import load_portrait
+
+    large = tmp_path / "large.png"
+    rgb = load_portrait(astronaut_path).rgb
+    cv2.imwrite(str(large), cv2.resize(rgb, None, fx=2.2, fy=2.2,
+                                       interpolation=cv2.INTER_CUBIC)[..., ::-1])
+    session = pv.PreviewSession()
+    try:
+        session.load_generator(RenderSettings(size=512, model_path=shipped_model))
+        view = session.load_portrait(large)
+        assert view.scale < 1.0
+        session.set_driver(pv.open_driver(clip))
+        session.use_as_neutral(0)
+        frame = session.render(4)
+        assert session.animator.composes_in_portrait      # the export finishes it in place
+        assert frame.crop is not None and frame.face_close_up() is frame.crop
+    finally:
+        session.close()
