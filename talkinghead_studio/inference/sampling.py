@@ -400,6 +400,16 @@ class RegionCompositor:
     def _lay_inner(self, person: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
         """Lay the eye and mouth layers over ``person`` (h x w x 3 uint8, in place)."""
         for (y0, x0, h, w), layer in _inner_windows(outputs):
+            # Only the part the layer covers, and a pixel around it (the interpolation's
+            # reach): a quarter of an eye window, none of a closed mouth's.
+            covered = layer[..., 2] > 0
+            rows, cols = np.flatnonzero(covered.any(1)), np.flatnonzero(covered.any(0))
+            if len(rows) == 0:
+                continue
+            top, bottom = max(rows[0] - 1, 0), min(rows[-1] + 2, h)
+            left, right = max(cols[0] - 1, 0), min(cols[-1] + 2, w)
+            layer = layer[top:bottom, left:right]
+            y0, x0, h, w = y0 + top, x0 + left, bottom - top, right - left
             # Box pixels whose crop position falls on the window's pixels.
             c0, c1 = np.searchsorted(self._crop_x, [x0 - 0.5, x0 + w - 0.5])
             r0, r1 = np.searchsorted(self._crop_y, [y0 - 0.5, y0 + h - 0.5])
