@@ -29,13 +29,6 @@ CAMERA_STILL_PX = 0.5
 CAMERA_FULL_PX = 1.5
 
 
-def _views_in_use(weights: dict[str, np.ndarray] | None) -> bool:
-    """Whether any region takes any extra view (index > 0) in these view weights."""
-    if weights is None:
-        return False
-    return bool(np.max(list(weights.values()), axis=0)[1:].max(initial=0.0) > 0)
-
-
 def to_tensor(image: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 RGB -> 1x3xHxW float32 in [0,1]."""
     return np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
@@ -72,7 +65,7 @@ class Animator:
         self._source_crop = (portrait.crop if portrait.glasses is None
                              else portrait.glasses.inpainted)
         self._static_feeds = self._make_static_feeds()
-        self._region = self.finisher_for(portrait.image.rgb, self.paste)
+        self._region = self._make_region_compositor()
         self._smoother = None
         self._reference_camera: np.ndarray | None = None   # 2x3, the neutral frame's
         self._driver_to_portrait: np.ndarray | None = None  # 3x3, neutral driver px -> portrait px
@@ -93,32 +86,24 @@ class Animator:
                                                   else self.portrait.crop)
         return feeds
 
-    def finisher_for(self, image: np.ndarray, paste: PasteBack) -> RegionCompositor | None:
-        """What finishes this animator's frames straight into ``image`` (HxWx3 uint8: the
-        portrait, or a copy scaled for display) with ``paste``'s geometry for it
-        (inference/sampling.py RegionCompositor); None where frames take the crop path:
-        no sampling companion, glasses (laid over the crop), or a face box spanning more
-        of ``image``'s pixels than the crop has.
+    def _make_region_compositor(self) -> RegionCompositor | None:
+        """What finishes frames straight into the portrait (inference/sampling.py
+        RegionCompositor); None where frames take the crop path: no sampling companion,
+        glasses (laid over the crop), or a face box spanning more portrait pixels than
+        the crop has.
 
         A box larger than the crop costs more to compose pixel by pixel than to paste
         (a 531 px box at 256 px: 25 against 15 ms a frame), and the working size the
         user chose is then the detail they asked for."""
         coarse = self.generator.sampling_coarse
         if coarse is None or self.portrait.glasses is not None \
-                or paste.box.side > self.portrait.size:
+                or self.portrait.box.side > self.portrait.size:
             return None
         plate = self.portrait.background
-        return RegionCompositor(image, paste.bounds, paste.region_to_crop,
-                                self.portrait.size, coarse, paste.seam,
-                                None if plate is None else paste.to_region(plate))
-
-    def finish_into(self, finisher: RegionCompositor, target: np.ndarray,
-                    want_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """The frame for ``target`` (478x3 crop units) finished by ``finisher`` (see
-        :meth:`finisher_for`): (HxWx3 uint8 RGB, HxW uint8 alpha or None). Stateless."""
-        feeds = dict(self._static_feeds)
-        feeds["driving_landmarks"] = target[None].astype(np.float32)
-        return finisher.compose(self.generator.sampling_outputs(feeds), want_alpha)
+        return RegionCompositor(self.portrait.image.rgb, self.paste.bounds,
+                                self.paste.region_to_crop, self.portrait.size, coarse,
+                                self.paste.seam,
+                                None if plate is None else self.paste.to_region(plate))
 
     @property
     def composes_in_portrait(self) -> bool:
@@ -259,11 +244,12 @@ class Animator:
         several frames may run at once from different threads (onnxruntime sessions
         accept concurrent runs)."""
         crop, mask = self._run(self._static_feeds, self._source_crop, target)
-        if _views_in_use(weights):
+        if weights is not None:
             needed = np.max(list(weights.values()), axis=0)   # (V,): views any region uses
-            view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
-                          for index in np.flatnonzero(needed[1:] > 0) + 1}
-            crop = blend_face(crop, view_crops, weights, target)
+            if needed[1:].max(initial=0.0) > 0:
+                view_crops = {index: self._run(*self._view_feeds[index - 1], target)[0]
+                              for index in np.flatnonzero(needed[1:] > 0) + 1}
+                crop = blend_face(crop, view_crops, weights, target)
         if self.portrait.glasses is not None:
             crop = self.portrait.glasses.overlay(crop, self.portrait.crop_points, target)
         return crop, mask
@@ -279,8 +265,10 @@ class Animator:
         made); otherwise the crop is generated and pasted back. With extra views every
         frame takes the crop path, even one that uses none of them: switching finishes
         as views fade in and out would switch the face's sharpness with them."""
-        if self._region is not None and not self.references:
-            return self.finish_into(self._region, target, want_alpha)
+        if self.composes_in_portrait:
+            feeds = dict(self._static_feeds)
+            feeds["driving_landmarks"] = target[None].astype(np.float32)
+            return self._region.compose(self.generator.sampling_outputs(feeds), want_alpha)
         crop, mask = self.generate_with(target, weights)
         return self.compose(crop, mask, want_alpha)
 

@@ -45,7 +45,6 @@ from talkinghead_studio.core.references import ReferenceView, align_reference
 from talkinghead_studio.core.track import MotionTrack
 from talkinghead_studio.core.video import probe_video
 from talkinghead_studio.errors import NoCameraFound, NoFaceFound, StudioError, UnreadableVideo
-from talkinghead_studio.inference.sampling import RegionCompositor
 from talkinghead_studio.inference.session import OnnxGenerator, open_generator
 
 log = logging.getLogger(__name__)
@@ -675,7 +674,6 @@ class PreviewSession:
         self._detector: FaceMeshDetector | None = None
         self._animator: Animator | None = None
         self._paste: PasteBack | None = None
-        self._finisher: RegionCompositor | None = None   # frames straight into the display
         self._display_box: CropBox | None = None
         self._reference: np.ndarray | None = None   # driver neutral, 478x3 driver px
         self._reference_index: int | None = None    # its frame (None: a live frame)
@@ -871,12 +869,6 @@ class PreviewSession:
         self._display_box = CropBox(box.cx * view.scale, box.cy * view.scale,
                                     box.side * view.scale)
         self._paste = PasteBack(view.image, self._display_box, prepared.size)
-        # As the render does: finished straight into the portrait where the face's box
-        # is no larger than the crop, so the preview is as sharp as the export. Only
-        # when the portrait is shown at its own size: the face close-up is then cut
-        # from the frame, and a downscaled frame would show less than the crop has.
-        self._finisher = (self._animator.finisher_for(view.image, self._paste)
-                          if view.scale == 1.0 else None)
         self._mover = FrameMover(view.image)
         if self._reference is not None:
             self._animator.set_driver_reference(self._reference, self._reference_camera())
@@ -968,12 +960,16 @@ class PreviewSession:
             camera = self._camera_motion(animator, index)
             target = animator.target_landmarks(points, camera)
             motion = animator.frame_motion(camera)
-            # With extra views, or when following the driver's camera, every frame takes
-            # the crop path (never frame by frame: the face's sharpness would pop): the
-            # views blend crops, and the close-up shows the crop, not the moved frame.
-            if (self._finisher is not None and not animator.references
+            # As the render does: finished straight into the portrait where the face's
+            # box is no larger than the crop (and no extra views), so the preview is as
+            # sharp as the export. Only for a portrait shown at its own size (the
+            # face close-up is then cut from the frame: a downscaled one would show less
+            # than the crop has), and not when following the driver's camera (the
+            # close-up shows the crop, not the moved frame). Decided per session, never
+            # per frame: the face's sharpness would pop.
+            if (animator.composes_in_portrait and self.view.scale == 1.0
                     and animator.motion.camera != "follow"):
-                result = animator.finish_into(self._finisher, target)[0]
+                result = animator.frame_with(target, None)[0]
             else:
                 crop, _ = animator.generate(target)
                 result = self._paste.paste(crop)
